@@ -1,0 +1,38 @@
+# Two commands for a learner and for CI; each creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_LAB  := $(VENV)/.installed-lab
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: lab test notebooks doctor bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --upgrade pip
+
+$(STAMP_LAB): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -qq -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -qq -e '.[test]'
+	touch $@ $(STAMP_LAB)
+
+lab: $(STAMP_LAB)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP_TEST)
+	$(BIN)/python -m pytest
+
+notebooks: $(STAMP_LAB)
+	$(BIN)/python -m distlab notebooks
+
+doctor: $(STAMP_LAB)
+	$(BIN)/python -m distlab doctor
+
+bench: $(STAMP_LAB)
+	$(BIN)/python -m distlab bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,83 @@
+"""Connect to the Dask cluster the chapters run on.
+
+By default an embedded ``LocalCluster`` sized for a laptop or a 2 GB Binder pod; when
+``DISTLAB_SCHEDULER`` (or Dask's own ``DASK_SCHEDULER_ADDRESS``) is set, the scheduler it
+names instead, so the same notebooks run unchanged on a multi-machine Dask cluster.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import dask
+from distributed import Client
+
+#: Two worker processes with one thread each: real inter-process traffic on 2 cores.
+DEFAULT_WORKERS = 2
+#: Per worker. Two workers plus the kernel and scheduler stay well inside a 2 GB pod.
+DEFAULT_MEMORY_LIMIT = "512MiB"
+#: Seconds to wait for an external scheduler before giving up.
+DEFAULT_TIMEOUT = 10.0
+
+
+def scheduler_address() -> str | None:
+    """The external scheduler to use, if one is configured, else ``None``."""
+    return (os.environ.get("DISTLAB_SCHEDULER")
+            or dask.config.get("scheduler-address", None)
+            or None)
+
+
+def connect(address: str | None = None, *, n_workers: int = DEFAULT_WORKERS,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT,
+            timeout: float = DEFAULT_TIMEOUT) -> Client:
+    """Return a ``distributed.Client`` for the chapters.
+
+    ``address`` (or ``DISTLAB_SCHEDULER`` / ``DASK_SCHEDULER_ADDRESS``) names an external
+    scheduler such as ``"tcp://10.0.0.5:8786"``; without one, an embedded ``LocalCluster``
+    of ``n_workers`` worker processes with one thread each is started, owned by the client:
+    ``client.close()`` (or leaving a ``with`` block) shuts it down.
+    """
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"address must be a string such as 'tcp://127.0.0.1:8786', "
+                        f"not {type(address).__name__}")
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int):
+        raise TypeError(f"n_workers must be an int, not {type(n_workers).__name__}")
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be at least 1, got {n_workers}")
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+    address = address or scheduler_address()
+    if address:
+        if not address.strip():
+            raise ValueError("address must not be blank")
+        try:
+            return Client(address, timeout=timeout, set_as_default=True)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"no Dask scheduler answered at {address!r} within {timeout:g} s "
+                "(set by the address argument, DISTLAB_SCHEDULER or DASK_SCHEDULER_ADDRESS); "
+                "start one with `dask scheduler`, or unset the variable to use the "
+                "embedded cluster") from exc
+
+    # Passing the cluster's arguments to Client (rather than a LocalCluster object) makes
+    # the client own the cluster, so closing the client closes it.
+    return Client(address=None, n_workers=n_workers, threads_per_worker=1, processes=True,
+                  host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=memory_limit,
+                  silence_logs=logging.ERROR)
+
+
+def is_embedded(client: Client) -> bool:
+    """True when ``client`` owns an embedded ``LocalCluster``."""
+    return client.cluster is not None
+
+
+def describe(client: Client) -> str:
+    """One deterministic line saying what ``client`` is connected to."""
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    threads = sorted({w["nthreads"] for w in workers})
+    threads_text = "/".join(map(str, threads)) or "0"
+    where = "embedded LocalCluster" if is_embedded(client) else \
+        f"Dask scheduler at {client.scheduler.address}"
+    return (f"{where}: {len(workers)} worker processes × {threads_text} "
+            f"thread{'s' if threads != [1] else ''}")
