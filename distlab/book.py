@@ -1,6 +1,9 @@
 """The chapters as files: find them and re-execute them, the one way outputs are produced."""
 from __future__ import annotations
 
+import re
+import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -44,11 +47,30 @@ def execute(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
+    for cell in nb.cells:  # nbclient's tag for a cell that is meant to fail
+        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
+    _strip_machine_paths(nb, path.parent.parent)
     nb.metadata.pop("widgets", None)  # random model ids; nbval ignores widget views anyway
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return elapsed
+
+
+def _strip_machine_paths(nb, repository: Path) -> None:
+    """Tracebacks name files by absolute path; keep this machine's layout out of the book."""
+    prefixes = {sysconfig.get_paths()["purelib"]: "<site-packages>",
+                sysconfig.get_paths()["stdlib"]: "<python>",
+                str(repository): "<distlab>", sys.prefix: "<env>"}
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)))
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [pattern.sub(lambda m: prefixes[m.group(0)], line)
+                                       for line in output["traceback"]]
