@@ -103,7 +103,9 @@ def data_sync(client: Client, node_values, *, progress: bool = False) -> list:
     workers = _workers(client)
     home = [workers[i % len(workers)] for i in range(len(values))]
     # Each node's value goes straight to its own worker: the "node" holds its data.
-    placed = [client.scatter(v, workers=[w], direct=True) for v, w in zip(values, home)]
+    # hash=False: equal values must not share one key, or releasing one loses the other.
+    placed = [client.scatter(v, workers=[w], direct=True, hash=False)
+              for v, w in zip(values, home)]
     mean = client.submit(_mean, *placed, pure=False)
     # One copy of the mean per worker; every node on that worker reads it.
     copies = {w: client.submit(_copy, mean, workers=[w], pure=False)
@@ -138,7 +140,7 @@ def parallel_computation(client: Client, data, *, partitions: int | None = None,
                          f"(the length of data's first axis), got {partitions}")
 
     blocks = np.array_split(array, partitions)                           # 1. partition
-    placed = [client.scatter(b, workers=[workers[i % len(workers)]], direct=True)
+    placed = [client.scatter(b, workers=[workers[i % len(workers)]], direct=True, hash=False)
               for i, b in enumerate(blocks)]                              # 2. assign
     partial = [client.submit(np.sum, p, pure=False) for p in placed]      # 3. compute
     if progress:

@@ -1,0 +1,87 @@
+"""The command line: doctor, and the notebook runner that produces every committed output."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from distlab import book
+from distlab.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "distlab", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300, env=env)
+
+
+def test_doctor_reports_versions_cluster_dashboard_and_mermaid():
+    import os
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISTLAB_SCHEDULER", "DASK_SCHEDULER_ADDRESS")}
+    done = run_cli("doctor", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for name in ("numpy", "dask", "distributed", "jupyterlab", "dask-labextension"):
+        assert f"  {name} " in out
+    assert "mermaid: JupyterLab draws it natively" in out
+    assert "cluster: embedded LocalCluster: 2 worker processes × 1 thread" in out
+    assert "dashboard: http://127.0.0.1:" in out
+    assert out.rstrip().endswith("all good")
+
+
+def test_doctor_reports_an_unreachable_scheduler():
+    import os
+    env = dict(os.environ, DISTLAB_SCHEDULER="tcp://127.0.0.1:1")
+    done = run_cli("doctor", env=env)
+    assert done.returncode == 1
+    assert "cluster: FAILED to start or reach tcp://127.0.0.1:1" in done.stdout
+
+
+def test_chapters_are_found_by_number_or_name():
+    every = book.chapters()
+    assert [p.name for p in every][:1] == ["00_start_here.ipynb"]
+    assert [p.name for p in book.chapters(["05"])] == ["05_dask_practice.ipynb"]
+    assert book.chapters(["05_dask_practice"]) == book.chapters(["notebooks/05_dask_practice.ipynb"])
+    with pytest.raises(ValueError, match="no chapter matches 'nope'; known chapters: 00_start_here"):
+        book.chapters(["nope"])
+
+
+def test_unknown_chapter_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["notebooks", "99"])
+    assert exit_info.value.code == 2
+    assert "no chapter matches '99'" in capsys.readouterr().err
+
+
+def test_execute_runs_top_to_bottom_and_writes_outputs_back(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("x = 41"), new_code_cell("print(x + 1)"),
+                             new_code_cell("# NBVAL_RAISES_EXCEPTION: shown on purpose\n"
+                                           "import json; json.loads('{')"),
+                             new_code_cell("print('after the error')")])
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    book.execute(path)
+    done = json.loads(path.read_text())
+    cells = done["cells"]
+    assert [c["execution_count"] for c in cells] == [1, 2, 3, 4]
+    assert "".join(cells[1]["outputs"][0]["text"]) == "42\n"
+    assert cells[2]["outputs"][0]["ename"] == "JSONDecodeError"
+    assert "raises-exception" in cells[2]["metadata"]["tags"]
+    assert "".join(cells[3]["outputs"][0]["text"]) == "after the error\n"
+    assert done["metadata"]["kernelspec"]["name"] == "python3"
+    tracebacks = json.dumps(cells[2]["outputs"][0]["traceback"])
+    assert sys.prefix not in tracebacks and str(ROOT) not in tracebacks
+
+
+def test_committed_notebooks_were_produced_by_the_runner():
+    for path in book.chapters():
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), path.name
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+        nbformat.validate(nbformat.reads(path.read_text(), as_version=4))

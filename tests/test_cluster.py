@@ -1,0 +1,109 @@
+"""distlab.connect(): the embedded cluster, an external scheduler, and one that does not answer."""
+import socket
+import threading
+
+import psutil
+import pytest
+from distributed import Client, LocalCluster
+
+import distlab
+from distlab.cluster import scheduler_address
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def no_configured_scheduler(monkeypatch):
+    monkeypatch.delenv("DISTLAB_SCHEDULER", raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    import dask
+    with dask.config.set({"scheduler-address": None}):
+        yield
+
+
+def test_embedded_cluster_is_two_single_threaded_worker_processes():
+    with distlab.connect() as client:
+        workers = client.scheduler_info()["workers"].values()
+        assert [w["nthreads"] for w in workers] == [1, 1]
+        assert all(w["memory_limit"] == 512 * 2**20 for w in workers)
+        pids = client.run(lambda: __import__("os").getpid())
+        assert len(set(pids.values())) == 2 and psutil.Process().pid not in pids.values()
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        assert distlab.describe(client) == "embedded LocalCluster: 2 worker processes × 1 thread"
+    # leaving the block closed the client, and with it the cluster it owned
+    assert client.status == "closed"
+    assert client.cluster.status.name == "closed"
+    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+               for pid in pids.values())
+
+
+def test_close_closes_the_embedded_cluster():
+    client = distlab.connect(n_workers=1)
+    cluster = client.cluster
+    assert distlab.describe(client) == "embedded LocalCluster: 1 worker processes × 1 thread"
+    client.close()
+    assert cluster.status.name == "closed"
+
+
+def test_external_scheduler_from_the_environment(monkeypatch):
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      dashboard_address="127.0.0.1:0", host="127.0.0.1") as cluster:
+        monkeypatch.setenv("DISTLAB_SCHEDULER", cluster.scheduler_address)
+        assert scheduler_address() == cluster.scheduler_address
+        client = distlab.connect()
+        assert client.cluster is None
+        assert client.submit(sum, [1, 2, 3]).result() == 6
+        line = distlab.describe(client)
+        assert line == f"Dask scheduler at {cluster.scheduler_address}: 1 worker processes × 2 threads"
+        client.close()
+        # an external cluster outlives the client that connected to it
+        assert cluster.status.name == "running"
+        with Client(cluster) as other:
+            assert other.submit(sum, [1, 1]).result() == 2
+
+
+def test_dask_own_variable_is_honoured(monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
+    import dask
+    dask.config.refresh()
+    try:
+        assert scheduler_address() == "tcp://127.0.0.1:1"
+    finally:
+        monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+        dask.config.refresh()
+
+
+def test_unreachable_scheduler_fails_clearly_within_the_timeout():
+    address = f"tcp://127.0.0.1:{free_port()}"   # nothing listens there
+    outcome = {}
+
+    def attempt():
+        try:
+            distlab.connect(address, timeout=1)
+        except Exception as exc:  # recorded for the assertions below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(30)   # a hang would leave the thread running
+    assert not thread.is_alive(), "connect() hung on an unreachable scheduler"
+    error = outcome["error"]
+    assert isinstance(error, ConnectionError)
+    assert address in str(error) and "within 1 s" in str(error)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"address": 8786}, TypeError, "address must be a string"),
+    ({"address": "   "}, ValueError, "address must not be blank"),
+    ({"n_workers": 0}, ValueError, "n_workers must be at least 1"),
+    ({"n_workers": 1.5}, TypeError, "n_workers must be an int"),
+    ({"timeout": 0}, ValueError, "timeout must be a positive number"),
+])
+def test_bad_arguments_are_named(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        distlab.connect(**kwargs)
