@@ -10,7 +10,9 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from distributed import Client, progress as show_progress, wait
+from distributed import Client, wait
+
+from .progress import progress as show_progress
 
 #: Section 5.2 of the source document, exactly as printed.
 DOCUMENT_LISTING = '''\
