@@ -19,8 +19,11 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -qq -e '.[test]'
 	touch $@ $(STAMP_LAB)
 
+# Jupyter refuses to run as root (containers, CI) unless told to; LAB_ARGS adds options.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP_LAB)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=notebooks \
+	    --LabApp.default_url=/lab/tree/00_start_here.ipynb $(LAB_ARGS)
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest

@@ -85,3 +85,42 @@ def test_committed_notebooks_were_produced_by_the_runner():
         assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), path.name
         assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
         nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
+
+
+def test_make_lab_serves_chapter_zero():
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "make-lab-test"
+    lab = subprocess.Popen(
+        ["make", "--no-print-directory", "lab",
+         f"LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
+         f"--ServerApp.port_retries=0 --IdentityProvider.token={token}"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                page = urllib.request.urlopen(
+                    f"{base}/lab?token={token}", timeout=2)
+                break
+            except OSError:
+                assert lab.poll() is None, "make lab exited"
+                time.sleep(0.5)
+        else:
+            pytest.fail("make lab did not serve JupyterLab")
+        assert page.status == 200 and b"JupyterLab" in page.read()
+        # the server's front page is chapter 00
+        opened = urllib.request.urlopen(f"{base}/?token={token}", timeout=10)
+        assert opened.url.split("?")[0] == f"{base}/lab/tree/00_start_here.ipynb"
+        contents = json.load(urllib.request.urlopen(
+            f"{base}/api/contents/00_start_here.ipynb?token={token}&content=0"))
+        assert contents["type"] == "notebook"
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)
