@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import book, doctor
 
@@ -15,10 +16,18 @@ def main(argv=None) -> int:
     run = sub.add_parser("notebooks", help="re-execute chapters in a fresh kernel, top to "
                                            "bottom, and write their outputs back")
     run.add_argument("names", nargs="*", help="chapters by number or name (default: all)")
+    bench = sub.add_parser("bench", help="measure the book and the engine on this machine")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    bench.add_argument("--out", default="bench-results", help="results folder")
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
         return doctor.run()
+    if args.command == "bench":
+        from . import bench as benchmark
+        frame = benchmark.run(quick=args.quick, out=args.out)
+        print((Path(args.out) / "results.md").read_text())
+        return 0
     try:
         paths = book.chapters(args.names)
     except (ValueError, FileNotFoundError) as exc:
