@@ -47,11 +47,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
-    for cell in nb.cells:  # nbclient's tag for a cell that is meant to fail
-        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
-            tags = cell.metadata.setdefault("tags", [])
-            if "raises-exception" not in tags:
-                tags.append("raises-exception")
+    for cell in nb.cells:
+        _tag_markers(cell)
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -61,6 +58,23 @@ def execute(path: Path, timeout: int = 600) -> float:
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return elapsed
+
+
+# A marker comment may carry its reason ("# NBVAL_IGNORE_OUTPUT: the port is random"), but
+# nbval only reads a bare marker; the equivalent cell tags are read by nbval and nbclient.
+MARKER_TAGS = {"NBVAL_IGNORE_OUTPUT": "nbval-ignore-output",
+               "NBVAL_RAISES_EXCEPTION": "raises-exception", "NBVAL_SKIP": "nbval-skip"}
+
+
+def _tag_markers(cell) -> None:
+    if cell.cell_type != "code":
+        return
+    for line in cell.source.splitlines():
+        words = line.strip().lstrip("#").replace(":", " ").split()
+        if line.strip().startswith("#") and words and words[0] in MARKER_TAGS:
+            tags = cell.metadata.setdefault("tags", [])
+            if MARKER_TAGS[words[0]] not in tags:
+                tags.append(MARKER_TAGS[words[0]])
 
 
 def _strip_machine_paths(nb, repository: Path) -> None:

@@ -74,8 +74,8 @@ def is_embedded(client: Client) -> bool:
 
 def describe(client: Client) -> str:
     """One deterministic line saying what ``client`` is connected to."""
-    workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    threads = sorted({w["nthreads"] for w in workers})
+    workers = client.nthreads()   # asks the scheduler, unlike a cached scheduler_info()
+    threads = sorted(set(workers.values()))
     threads_text = "/".join(map(str, threads)) or "0"
     where = "embedded LocalCluster" if is_embedded(client) else \
         f"Dask scheduler at {client.scheduler.address}"

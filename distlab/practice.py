@@ -69,7 +69,9 @@ def _check_client(client) -> None:
 
 
 def _workers(client: Client) -> list[str]:
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    # nthreads() asks the scheduler; scheduler_info() may be a background refresh that
+    # momentarily lists no workers.
+    workers = sorted(client.nthreads())
     if not workers:
         raise RuntimeError("the cluster has no workers")
     return workers

@@ -62,17 +62,21 @@ def test_execute_runs_top_to_bottom_and_writes_outputs_back(tmp_path):
     nb = new_notebook(cells=[new_code_cell("x = 41"), new_code_cell("print(x + 1)"),
                              new_code_cell("# NBVAL_RAISES_EXCEPTION: shown on purpose\n"
                                            "import json; json.loads('{')"),
-                             new_code_cell("print('after the error')")])
+                             new_code_cell("print('after the error')"),
+                             new_code_cell("# NBVAL_IGNORE_OUTPUT: a reason after the marker\n"
+                                           "import random; print(random.random())")])
     path = tmp_path / "01_tiny.ipynb"
     nbformat.write(nb, path)
     book.execute(path)
     done = json.loads(path.read_text())
     cells = done["cells"]
-    assert [c["execution_count"] for c in cells] == [1, 2, 3, 4]
+    assert [c["execution_count"] for c in cells] == [1, 2, 3, 4, 5]
     assert "".join(cells[1]["outputs"][0]["text"]) == "42\n"
     assert cells[2]["outputs"][0]["ename"] == "JSONDecodeError"
     assert "raises-exception" in cells[2]["metadata"]["tags"]
     assert "".join(cells[3]["outputs"][0]["text"]) == "after the error\n"
+    # nbval reads only a bare marker comment; the runner adds the equivalent tag
+    assert cells[4]["metadata"]["tags"] == ["nbval-ignore-output"]
     assert done["metadata"]["kernelspec"]["name"] == "python3"
     tracebacks = json.dumps(cells[2]["outputs"][0]["traceback"])
     assert sys.prefix not in tracebacks and str(ROOT) not in tracebacks
