@@ -128,3 +128,14 @@ def test_make_lab_serves_chapter_zero():
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=30)
+
+
+def test_readme_and_chapter_zero_link_every_chapter():
+    import re
+    chapters = {p.name for p in book.chapters()}
+    readme = set(re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\)", (ROOT / "README.md").read_text()))
+    start = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())
+    markdown = "".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")
+    mapped = set(re.findall(r"\((\d\d_\w+\.ipynb)\)", markdown)) | {"00_start_here.ipynb"}
+    assert readme == chapters
+    assert mapped == chapters
