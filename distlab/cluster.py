@@ -64,7 +64,10 @@ def connect(address: str | None = None, *, n_workers: int = DEFAULT_WORKERS,
     # the client own the cluster, so closing the client closes it.
     return Client(address=None, n_workers=n_workers, threads_per_worker=1, processes=True,
                   host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=memory_limit,
-                  silence_logs=logging.ERROR)
+                  # CRITICAL: a worker's routine complaint while the cluster shuts down (a
+                  # missed heartbeat) would otherwise land in the notebook's output;
+                  # task errors still reach the client as exceptions.
+                  silence_logs=logging.CRITICAL)
 
 
 def is_embedded(client: Client) -> bool:
