@@ -1,0 +1,350 @@
+"""Algorithm parallelisation: task partitioning, load balancing, communication overhead.
+
+The document (2.3) names three concerns; each gets its naive version first, then the
+better one, as pure functions (simulated for any number of workers) plus a way to run
+the same thing on the real Dask cluster.
+
+- **Task partitioning.** ``partition_even`` cuts a list of tasks into parts of equal
+  *count* (what ``np.array_split`` does); ``partition_cost_aware`` cuts it into
+  contiguous parts of nearly equal *cost*, minimising the largest part (the "linear
+  partition" problem, solved exactly by binary search on the answer with a greedy check).
+- **Load balancing.** ``simulate_schedule`` runs tasks of known durations on p workers:
+  ``"round_robin"`` deals task i to worker i mod p up front (static); ``"longest_first"``
+  sorts the tasks, longest first, and gives each to the least-loaded worker up front —
+  Graham's LPT rule, never worse than 4/3 of the optimum (R. Graham, "Bounds on
+  Multiprocessing Timing Anomalies", SIAM J. Appl. Math. 1969); ``"dynamic"`` keeps the
+  tasks in a queue and hands the next one to whichever worker becomes free (Graham's list
+  scheduling, within 2 − 1/p of the optimum). Dask's scheduler behaves like ``"dynamic"``:
+  it holds ready tasks back and gives them to workers as they free up ("queuing"), and
+  idle workers steal queued work from busy ones (work stealing,
+  https://distributed.dask.org/en/stable/work-stealing.html).
+- **Communication overhead.** Every task costs the scheduler about a millisecond of
+  messages, whatever its size ("about 1 ms of overhead per task",
+  https://distributed.dask.org/en/stable/efficiency.html). Splitting a fixed amount of
+  work into more tasks balances it better but pays that overhead more often:
+  ``overhead_model`` predicts the time and efficiency, ``break_even_task_seconds`` the
+  smallest task still worth running (efficiency 50 % when the task is as long as its
+  overhead — the METG(50 %) of Slaughter et al., "Task Bench", SC 2020).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+
+__all__ = ["partition_even", "partition_cost_aware", "part_costs", "STRATEGIES", "Schedule",
+           "simulate_schedule", "lower_bound", "skewed_durations", "overhead_model",
+           "break_even_task_seconds", "sleep_task", "spin_task", "run_schedule_on_cluster",
+           "measure_overhead", "fit_overhead"]
+
+STRATEGIES = ("round_robin", "longest_first", "dynamic")
+
+
+def _costs(costs, name: str = "costs") -> list[float]:
+    if isinstance(costs, (str, bytes)) or not hasattr(costs, "__iter__"):
+        raise TypeError(f"{name} must be a list of non-negative numbers, "
+                        f"got {type(costs).__name__}")
+    values = list(costs)
+    if not values:
+        raise ValueError(f"{name} must hold at least one task, got an empty list")
+    for i, c in enumerate(values):
+        if isinstance(c, bool) or not isinstance(c, (Real, np.integer, np.floating)) \
+                or not math.isfinite(c) or c < 0:
+            raise ValueError(f"{name}[{i}] must be a non-negative finite number, got {c!r}")
+    return [float(c) for c in values]
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+# -- task partitioning ---------------------------------------------------------------------
+def partition_even(costs, parts: int) -> list[list[int]]:
+    """Naive: contiguous parts with equal numbers of tasks (sizes differ by at most one).
+    Returns the task indices of each part."""
+    n = len(_costs(costs))
+    parts = _count(parts, "parts")
+    if parts > n:
+        raise ValueError(f"parts must be at most the number of tasks ({n}), got {parts}")
+    return [[int(i) for i in chunk] for chunk in np.array_split(np.arange(n), parts)]
+
+
+def partition_cost_aware(costs, parts: int) -> list[list[int]]:
+    """Better: contiguous parts whose largest total cost is as small as possible.
+
+    Binary search on the largest part's cost; for a candidate, a greedy left-to-right cut
+    tells whether ``parts`` parts suffice. Exact over contiguous partitions. Every part
+    gets at least one task.
+    """
+    values = _costs(costs)
+    n = len(values)
+    parts = _count(parts, "parts")
+    if parts > n:
+        raise ValueError(f"parts must be at most the number of tasks ({n}), got {parts}")
+
+    def cuts_needed(limit: float) -> int:
+        count, running = 1, 0.0
+        for c in values:
+            if running + c > limit:
+                count, running = count + 1, c
+            else:
+                running += c
+        return count
+
+    # The answer is a sum of consecutive costs: search over those candidates exactly
+    # (O(n²) of them — fine for the hundreds of tasks a chapter partitions).
+    eps = 1e-9 * max(1.0, sum(values))
+    prefix = np.concatenate([[0.0], np.cumsum(values)])
+    candidates = np.unique((prefix[None, :] - prefix[:, None])[np.triu_indices(n + 1, 1)])
+    candidates = candidates[candidates >= max(values) - eps]
+    lo, hi = 0, len(candidates) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cuts_needed(candidates[mid] + eps) <= parts:
+            hi = mid
+        else:
+            lo = mid + 1
+    limit = candidates[lo] + eps
+    result, current, running = [], [], 0.0
+    for i, c in enumerate(values):
+        # Cut when the part would overflow, or when the tasks left are just enough to
+        # give every remaining part one task.
+        remaining_parts = parts - len(result) - 1
+        if current and (running + c > limit or n - i == remaining_parts):
+            result.append(current)
+            current, running = [], 0.0
+        current.append(i)
+        running += c
+    result.append(current)
+    return result
+
+
+def part_costs(costs, partition) -> list[float]:
+    """Total cost of each part of ``partition`` (lists of task indices)."""
+    values = _costs(costs)
+    return [float(sum(values[i] for i in part)) for part in partition]
+
+
+# -- load balancing ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    """Where and when each task ran. ``worker[i]``, ``start[i]``, ``end[i]`` per task;
+    ``makespan`` is when the last worker finishes; ``idle`` the workers' total waiting time
+    before the makespan; ``efficiency`` = useful work ÷ (workers × makespan)."""
+    strategy: str
+    workers: int
+    worker: tuple[int, ...]
+    start: tuple[float, ...]
+    end: tuple[float, ...]
+
+    @property
+    def makespan(self) -> float:
+        return max(self.end)
+
+    @property
+    def busy(self) -> list[float]:
+        loads = [0.0] * self.workers
+        for w, s, e in zip(self.worker, self.start, self.end):
+            loads[w] += e - s
+        return loads
+
+    @property
+    def idle(self) -> float:
+        return self.workers * self.makespan - sum(self.busy)
+
+    @property
+    def efficiency(self) -> float:
+        return sum(self.busy) / (self.workers * self.makespan) if self.makespan else 1.0
+
+
+def lower_bound(durations, workers: int) -> float:
+    """No schedule beats max(longest task, total work ÷ workers)."""
+    values = _costs(durations, "durations")
+    workers = _count(workers, "workers")
+    return max(max(values), sum(values) / workers)
+
+
+def _assign(values: list[float], workers: int, strategy: str) -> list[list[int]]:
+    """Each worker's task queue, in the order it runs them."""
+    queues: list[list[int]] = [[] for _ in range(workers)]
+    if strategy == "round_robin":
+        for i in range(len(values)):
+            queues[i % workers].append(i)
+    elif strategy == "longest_first":
+        loads = [(0.0, w) for w in range(workers)]
+        for i in sorted(range(len(values)), key=lambda i: (-values[i], i)):
+            load, w = heapq.heappop(loads)
+            queues[w].append(i)
+            heapq.heappush(loads, (load + values[i], w))
+    return queues
+
+
+def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
+                      overhead: float = 0.0) -> Schedule:
+    """Run tasks of the given ``durations`` on ``workers`` workers with ``strategy``
+    (one of ``STRATEGIES``); each task also costs ``overhead`` seconds of the worker's time.
+
+    ``"dynamic"`` hands tasks out in the given order to whichever worker is free first
+    (ties: the lowest-numbered worker), like Dask; the two static strategies fix each
+    worker's queue before anything runs.
+    """
+    values = _costs(durations, "durations")
+    workers = _count(workers, "workers")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    if isinstance(overhead, bool) or not isinstance(overhead, Real) or \
+            not math.isfinite(overhead) or overhead < 0:
+        raise ValueError(f"overhead must be a non-negative number of seconds, got {overhead!r}")
+    n = len(values)
+    worker, start, end = [0] * n, [0.0] * n, [0.0] * n
+    if strategy == "dynamic":
+        free = [(0.0, w) for w in range(workers)]
+        for i, d in enumerate(values):
+            t, w = heapq.heappop(free)
+            worker[i], start[i], end[i] = w, t, t + overhead + d
+            heapq.heappush(free, (end[i], w))
+    else:
+        for w, queue in enumerate(_assign(values, workers, strategy)):
+            t = 0.0
+            for i in queue:
+                worker[i], start[i], end[i] = w, t, t + overhead + values[i]
+                t = end[i]
+    return Schedule(strategy, workers, tuple(worker), tuple(start), tuple(end))
+
+
+def skewed_durations(n: int, seed: int = 0, mean: float = 0.05, shape: float = 1.5) -> list[float]:
+    """``n`` seeded task durations (seconds) with a heavy tail: a few tasks are much
+    longer than the rest (Pareto with the given ``shape``), scaled to average ``mean``,
+    rounded to 0.1 ms so they print exactly."""
+    n = _count(n, "n")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    mean = float(_costs([mean], "mean")[0])
+    if not shape > 1:
+        raise ValueError(f"shape must be > 1 so the mean exists, got {shape!r}")
+    raw = np.random.default_rng(seed).pareto(shape, n) + 1.0
+    scaled = raw / raw.mean() * mean
+    return [round(float(x), 4) for x in scaled]
+
+
+# -- communication overhead ----------------------------------------------------------------
+def overhead_model(total_seconds: float, tasks: int, workers: int,
+                   overhead_per_task: float) -> dict:
+    """The same ``total_seconds`` of work cut into ``tasks`` equal tasks on ``workers``:
+    predicted time = ⌈tasks / workers⌉ × (total / tasks + overhead), the ideal time
+    total / workers, and efficiency = ideal ÷ predicted."""
+    total = _costs([total_seconds], "total_seconds")[0]
+    tasks = _count(tasks, "tasks")
+    workers = _count(workers, "workers")
+    overhead = _costs([overhead_per_task], "overhead_per_task")[0]
+    if total <= 0:
+        raise ValueError("total_seconds must be positive")
+    task = total / tasks
+    predicted = math.ceil(tasks / workers) * (task + overhead)
+    ideal = total / workers
+    return {"tasks": tasks, "task (ms)": task * 1000, "predicted (s)": predicted,
+            "ideal (s)": ideal, "efficiency": ideal / predicted}
+
+
+def break_even_task_seconds(overhead_per_task: float, efficiency: float = 0.5) -> float:
+    """The shortest task that still reaches ``efficiency``: t / (t + o) = E, so
+    t = o · E / (1 − E); at 50 % a task must be as long as its overhead."""
+    overhead = _costs([overhead_per_task], "overhead_per_task")[0]
+    if isinstance(efficiency, bool) or not isinstance(efficiency, Real) or not 0 < efficiency < 1:
+        raise ValueError(f"efficiency must be in (0, 1), got {efficiency!r}")
+    return overhead * efficiency / (1 - efficiency)
+
+
+# -- on the real cluster ---------------------------------------------------------------------
+def sleep_task(seconds: float, index: int = 0) -> int:
+    """A task that takes ``seconds`` without using the CPU (a stand-in for work whose
+    length we want to control exactly on a shared machine); returns its index."""
+    time.sleep(seconds)
+    return index
+
+
+def spin_task(seconds: float, index: int = 0) -> int:
+    """A task that keeps one core busy for ``seconds`` of wall time; returns its index."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass
+    return index
+
+
+def _workers(client) -> list[str]:
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    if not workers:
+        raise RuntimeError("the cluster has no workers")
+    return workers
+
+
+def run_schedule_on_cluster(client, durations, strategy: str) -> dict:
+    """Run ``sleep_task``s of ``durations`` on the cluster with ``strategy``: the static
+    strategies pin each task to the worker the plan chose; ``"dynamic"`` submits them
+    unpinned, in order, and lets Dask's scheduler place them. Returns the wall-clock
+    makespan (s) and the task indices (in order, to check that every task ran once)."""
+    from distributed import wait
+
+    values = _costs(durations, "durations")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    workers = _workers(client)
+    begin = time.perf_counter()
+    if strategy == "dynamic":
+        futures = [client.submit(sleep_task, d, i, pure=False) for i, d in enumerate(values)]
+    else:
+        plan = simulate_schedule(values, len(workers), strategy)
+        futures = [client.submit(sleep_task, d, i, workers=[workers[plan.worker[i]]],
+                                 allow_other_workers=False, pure=False)
+                   for i, d in enumerate(values)]
+    wait(futures)
+    makespan = time.perf_counter() - begin
+    return {"strategy": strategy, "makespan (s)": makespan,
+            "indices": client.gather(futures)}
+
+
+def measure_overhead(client, total_seconds: float = 0.4, task_counts=(2, 8, 32, 128, 512)):
+    """Split ``total_seconds`` of busy work into each number of tasks and time it on the
+    cluster. Returns a DataFrame: tasks, task length (ms), measured (s), ideal (s),
+    efficiency. Timings: show them, never assert them."""
+    import pandas as pd
+    from distributed import wait
+
+    total = _costs([total_seconds], "total_seconds")[0]
+    counts = [_count(k, "task_counts[i]") for k in task_counts]
+    if not counts:
+        raise ValueError("task_counts must hold at least one count")
+    workers = len(_workers(client))
+    wait(client.map(spin_task, [0.001] * workers, pure=False))   # warm up both workers
+    rows = []
+    for k in counts:
+        begin = time.perf_counter()
+        futures = client.map(spin_task, [total / k] * k, range(k), pure=False)
+        wait(futures)
+        measured = time.perf_counter() - begin
+        assert sorted(client.gather(futures)) == list(range(k))
+        del futures
+        rows.append({"tasks": k, "task (ms)": 1000 * total / k, "measured (s)": measured,
+                     "ideal (s)": total / workers, "efficiency": total / workers / measured})
+    return pd.DataFrame(rows)
+
+
+def fit_overhead(measurements, workers: int) -> float:
+    """Seconds of overhead per task fitted to measurements (a DataFrame with "tasks",
+    "measured (s)" and "ideal (s)"): least squares on measured − ideal ≈ (tasks / workers) × o."""
+    workers = _count(workers, "workers")
+    tasks = np.asarray(measurements["tasks"], dtype=float)
+    excess = np.asarray(measurements["measured (s)"], dtype=float) - \
+        np.asarray(measurements["ideal (s)"], dtype=float)
+    if tasks.size == 0:
+        raise ValueError("measurements must hold at least one row")
+    x = np.ceil(tasks / workers)
+    return max(0.0, float((x @ excess) / (x @ x)))
