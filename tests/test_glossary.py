@@ -1,0 +1,136 @@
+"""distlab.glossary: both languages for every term, lookups either way, and coverage of
+the document's own terms and of the words the chapters use."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from distlab import glossary
+from distlab.glossary import CHAPTERS, TERMS, find_in, lookup, table, terms
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: The terms the source document introduces (its bold words and section titles, 2–9).
+DOCUMENT_TERMS = [
+    "分布式架构", "高可用性", "可扩展性", "容错性", "数据同步", "强一致性", "最终一致性",
+    "算法并行化", "任务划分", "负载均衡", "通信开销", "任务分配", "并行计算", "结果汇总",
+    "数据同步模型", "大模型", "数据并行", "预测服务", "推荐系统",
+    "Dask", "PyTorch Distributed", "自动调优",
+]
+
+#: Words the chapters use that a learner may not know (checked in the glossary by name).
+CHAPTER_WORDS = [
+    "all-reduce", "ring", "star", "tree", "recursive doubling", "Rabenseifner", "gossip",
+    "reduce-scatter", "all-gather", "broadcast", "parameter server", "α-β model",
+    "latency", "bandwidth", "lower bound", "round", "spectral gap", "consensus",
+    "mixing matrix",
+    "scheduler", "worker", "client", "task", "future", "dashboard", "partition",
+    "quorum", "linearizability", "anti-entropy", "stale read", "replica", "checkpoint",
+    "speed-up", "efficiency", "Amdahl", "Gustafson", "Karp–Flatt", "work stealing",
+    "makespan", "SGD", "local SGD", "async", "staleness", "gradient", "DDP", "gloo",
+    "rank", "world size", "process group", "torchrun", "SPMD", "NCCL", "bucketing",
+    "hedged requests", "tail latency", "hot items", "sharding", "matrix factorisation",
+    "FLOPs", "mixed precision", "optimizer state", "model parallelism", "data parallel",
+    "simulator", "virtual time", "dask-kubernetes", "dask-jobqueue", "tuning",
+    "price of consistency", "MTBF", "network partition", "token", "MFU", "ZeRO",
+    "activations", "embedding", "RMSE", "nanny", "Mermaid", "softmax", "epoch", "CAP",
+    "longest first", "lineage",
+]
+
+
+def test_every_term_has_both_languages_a_definition_in_each_and_chapters():
+    assert len(TERMS) >= 60
+    for t in TERMS:
+        assert t.english.strip() and t.chinese.strip(), t
+        assert re.search(r"[\u4e00-\u9fff]", t.zh), f"{t.english}: Chinese definition"
+        assert re.search(r"[A-Za-z]", t.en) and t.en.endswith((".", ")")), t.english
+        assert t.chapters and set(t.chapters) <= set(CHAPTERS), t.english
+        assert list(t.chapters) == sorted(set(t.chapters)), t.english
+
+
+def test_no_name_points_to_two_terms():
+    seen = {}
+    for t in TERMS:
+        for name in t.names:
+            key = glossary._key(name)
+            assert seen.setdefault(key, t) is t, f"{name!r} names two terms"
+
+
+@pytest.mark.parametrize("name", DOCUMENT_TERMS)
+def test_the_documents_terms_are_covered(name):
+    assert lookup(name)
+
+
+@pytest.mark.parametrize("name", CHAPTER_WORDS)
+def test_the_chapters_words_are_covered(name):
+    assert lookup(name)
+
+
+def test_lookup_both_ways_and_forgiving_about_case_and_hyphens():
+    t = lookup("eventual consistency")
+    assert t.chinese == "最终一致性" and lookup("最终一致性") is t
+    assert lookup("ALL REDUCE") is lookup("all-reduce") is lookup("allreduce")
+    assert lookup("  DDP ").english == "DistributedDataParallel"
+
+
+def test_unknown_and_bad_names_are_rejected_with_suggestions():
+    with pytest.raises(ValueError, match="did you mean 'eventual consistency'"):
+        lookup("eventual consistancy")
+    with pytest.raises(ValueError, match="blank"):
+        lookup("  ")
+    with pytest.raises(TypeError, match="name must be a string"):
+        lookup(3)
+    with pytest.raises(ValueError, match="chapter must be one of"):
+        terms("10")
+    with pytest.raises(TypeError, match="text must be a string"):
+        find_in(None)
+
+
+@given(st.sampled_from(TERMS))
+def test_every_name_finds_its_term(term):
+    for name in term.names:
+        assert lookup(name) is term
+        assert term in find_in(f"… {name} …")
+
+
+def test_find_in_matches_whole_words_only():
+    assert lookup("ring all-reduce") in find_in("the ring all-reduce")
+    assert lookup("rank") not in find_in("frank drank")
+    assert find_in("") == []
+
+
+def test_table_and_chapter_filter():
+    full = table()
+    assert list(full.columns) == ["English", "中文", "definition", "定义", "chapters"]
+    assert len(full) == len(TERMS)
+    seven = table("07")
+    assert "DistributedDataParallel" in set(seven["English"])
+    assert all("07" in c.split() for c in seven["chapters"])
+
+
+def _chapter_text(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) for c in nb["cells"])
+
+
+def test_each_term_is_used_in_one_of_its_chapters():
+    """Each term's chapter list points where the idea really is: among the chapters that
+    exist, at least one of the term's chapters names it (by any of its names)."""
+    texts = {p.name[:2]: _chapter_text(p) for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    missing = []
+    for t in TERMS:
+        present = [c for c in t.chapters if c in texts]
+        if present and not any(t in find_in(texts[c]) for c in present):
+            missing.append((t.english, present))
+    assert not missing, f"terms not found in their chapters: {missing}"
+
+
+def test_widget_filters_by_either_language():
+    w = glossary.widget()
+    box, out = w.children
+    box.value = "一致性"
+    assert "eventual consistency" in out.value and "recursive doubling" not in out.value
+    box.value = "ring"
+    assert "ring all-reduce" in out.value
