@@ -52,14 +52,6 @@ def test_chapter_03_answers_follow_from_the_package():
     assert not exercises.check("03.partition", "2").correct
 
 
-@pytest.fixture(scope="module")
-def client():
-    import distlab
-    c = distlab.connect()
-    yield c
-    c.close()
-
-
 def test_replay_runs_on_the_cluster(client):
     run = replay(local_writes(2, 4), 2, client=client)
     assert run["wall_time"] > 0

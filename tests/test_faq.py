@@ -2,7 +2,6 @@
 cluster runs are checked for their results, never for their timings."""
 import pytest
 
-import distlab
 from distlab import faq
 
 
@@ -51,14 +50,6 @@ def test_fields_are_exact_and_cover_the_documents_list():
                              "prediction serving", "recommendation"]
     assert "linearizable = True" in t.loc["distributed database", "what the run shows"]
     assert t.equals(faq.fields())
-
-
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    c.wait_for_workers(2)
-    yield c
-    c.close()
 
 
 def test_partitioned_sum_is_the_same_however_it_is_cut(client):

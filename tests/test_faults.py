@@ -1,15 +1,7 @@
 """Fault tolerance and replication live on the cluster: kill workers, check what Dask did."""
 import pytest
 
-import distlab
 from distlab import faults, parallel, scaling
-
-
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    yield c
-    c.close()
 
 
 def test_fault_schedule_is_seeded_and_in_range():

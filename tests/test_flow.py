@@ -1,7 +1,6 @@
 """The document's Mermaid flow (2.4): the same nodes and edges, and an executable walk."""
 import pytest
 
-import distlab
 from distlab import flow
 
 # Section 2.4 of the source document, copied verbatim.
@@ -46,13 +45,6 @@ def test_highlight_only_adds_styles_and_completed_adds_one_edge():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
-
-
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    yield c
-    c.close()
 
 
 def test_walks_on_the_cluster(client):

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab import outlook
 from distlab.collectives import Network
 
@@ -78,14 +77,6 @@ def test_plot_efficiency():
     plt.close(fig)
     with pytest.raises(TypeError, match="efficiency"):
         outlook.plot_efficiency({"nodes": [1]})
-
-
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    c.wait_for_workers(2)
-    yield c
-    c.close()
 
 
 def test_live_star_vs_ring_reports_the_plans(client):

@@ -4,14 +4,7 @@ import pytest
 from distributed import get_task_stream
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab import practice
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distlab.connect() as client:
-        yield client
 
 
 def test_worked_example(client):

@@ -3,16 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab import recsys as R
 
 SMALL = dict(n_users=300, n_items=60, samples=3000)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distlab.connect() as client:
-        yield client
 
 
 # ---- data -------------------------------------------------------------------------------

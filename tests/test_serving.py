@@ -3,15 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab import serving as S
 from distlab import training as T
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distlab.connect() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

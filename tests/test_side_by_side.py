@@ -1,9 +1,7 @@
 """distlab.side_by_side: chapter 07's table and the Dask side of the comparison."""
 import numpy as np
-import pandas as pd
 import pytest
 
-import distlab
 from distlab import side_by_side, torch_dist
 
 FAKE_TORCH = [
@@ -53,14 +51,6 @@ def test_run_torch_rejects_bad_values(monkeypatch):
         side_by_side.run_torch([1.0])
     with pytest.raises(TypeError, match="values must be a list"):
         side_by_side.run_torch(7)
-
-
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    c.wait_for_workers(2)
-    yield c
-    c.close()
 
 
 def test_dask_side_has_the_shape_asked_for(client):

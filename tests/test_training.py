@@ -5,14 +5,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab import training as T
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distlab.connect() as client:
-        yield client
 
 
 # ---- data and model, no cluster --------------------------------------------------------

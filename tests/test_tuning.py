@@ -159,13 +159,6 @@ def test_bad_models():
 
 # --- on the live cluster -------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def client():
-    c = distlab.connect()
-    c.wait_for_workers(2)
-    yield c
-    c.close()
-
 
 @pytest.mark.parametrize("config", [
     Config(1, 24, NO_ALLREDUCE), Config(1, 5, NO_ALLREDUCE), Config(2, 1, "star"),
