@@ -2,10 +2,36 @@
 
 Everything is reported beside a reference — a documented figure, a lower bound, a model's
 prediction, or another tool measured in the same run — so the numbers mean something on any
-machine. Results go to a folder as ``results.md`` (the table), ``results.csv`` and
-``results.png``. ``--quick`` is a smoke run of a few seconds (small sizes, no book).
-Timings are reported here and nowhere else: the tests check only the shape of the output and
-the correctness ratios (bytes ÷ bound, results equal).
+machine. Results go to a folder as ``results.md`` (the targets, then every measurement),
+``results.csv`` and ``results.png``. ``--quick`` is a smoke run of seconds (small sizes,
+p = 2, no book and no training). Timings are reported here and nowhere else: the tests
+check only the shape of the output and the correctness ratios (bytes ÷ bound, results
+equal).
+
+Sections, in the order they run (reference/performance-models.md §7: numpy first, then
+Dask, so that nothing else competes for the cores):
+
+- ``floor``: copy bandwidth and the numpy mean in one process.
+- ``dask``: Dask's per-task overhead and round trip, beside the documented figures.
+- ``allreduce p=… …``: at 8 KiB, 1 MiB and 64 MiB per node with p = 2 and 4 worker
+  processes, every distlab algorithm on both engines (``direct``: the workers exchange the
+  chunks themselves; ``tasks``: a Dask task per node and round), PyTorch's gloo all-reduce
+  on as many processes, the naive Dask code (gather → numpy.mean → scatter), numpy in one
+  process; each time set against gloo's, the engine's against the other's, and the direct
+  engine's against its α-β prediction from a ping-pong calibrated in the same run.
+  Inputs are already on the workers, as gradients would be. Two times for the direct
+  engine: "call from the client" is the median wall time of ``allreduce(...)`` as a
+  user calls it (checks, the client's messages to the workers, the collective, the
+  results registered as futures); "on the workers" is the slowest node's time from
+  reading its input to holding its result, which is how gloo's time is taken
+  (:func:`distlab.torch_dist.time_allreduce`: barrier, then the slowest rank's
+  ``all_reduce``; median).
+- ``correctness``: bytes each node sent (counted by the engine) ÷ the lower bound
+  2(p−1)/p·n, and the results against the numpy mean.
+- ``scaling``: a CPU-bound map on 1 and 2 workers.
+- ``training``: chapter 06's accuracy against scikit-learn's, and the communication rounds
+  local SGD needs against synchronous SGD.
+- ``book``: each notebook's time and the peak memory of its whole process tree.
 """
 from __future__ import annotations
 
@@ -139,28 +165,255 @@ def naive_allreduce(client, futures) -> list:
     return client.scatter([mean], broadcast=True, hash=False)
 
 
+#: Message sizes per node for the all-reduce section.
+SIZES = {"8 KiB": 8 * 1024, "1 MiB": 2**20, "64 MiB": 64 * 2**20}
+QUICK_SIZES = {"8 KiB": 8 * 1024, "256 KiB": 256 * 1024}
+#: Worker memory for the all-reduce section: 64 MiB vectors, an input and a result per
+#: node, must not be spilled to disk (the default 512 MiB would start spilling at 60 %).
+BENCH_MEMORY = "1536MiB"
+
+
+def node_vector(n_bytes: int, node: int) -> np.ndarray:
+    """Runs on a worker (and in the client, for the expected mean): node ``node``'s input,
+    ``n_bytes`` of seeded float64 values."""
+    return np.random.default_rng(node).random(max(1, n_bytes // 8))
+
+
+def _median_time(run, repeats: int) -> float:
+    run()                                        # warm-up: connections, caches, plans
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gloo_times(sizes: dict, p: int, repeats: int) -> tuple[dict | None, str]:
+    """Median seconds of gloo's all-reduce on ``p`` processes at each size, or None and
+    why not (PyTorch missing, or its processes failed)."""
+    from . import torch_dist
+    if not torch_dist.available():
+        return None, "PyTorch not installed"
+    try:
+        # largest first, then every size again: a size timed twice keeps its second
+        # timing, so each one is measured warmed up (the first calls of a gloo group are
+        # slower), and gloo is not shown slower than it is
+        order = sorted(sizes.values(), reverse=True)
+        ranks = torch_dist.run_ranks(
+            [("time_allreduce", {"sizes": tuple(order + order), "repeats": repeats})],
+            world_size=p, timeout=600)
+    except Exception as exc:                     # report it in the table, do not stop
+        return None, f"gloo failed: {type(exc).__name__}: {str(exc)[:80]}"
+    times = ranks[0]["time_allreduce"]
+    return {label: float(times[n]) for label, n in sizes.items()}, "torch.distributed, gloo"
+
+
+def allreduce_section(report: Report, sizes: dict, nodes=(2, 4), repeats: int = 5,
+                      with_gloo: bool = True, quick: bool = False) -> None:
+    """The all-reduce comparison, one cluster of p worker processes per p."""
+    from .cluster import connect
+    from .collectives.calibrate import ping_pong_direct
+
+    for p in nodes:
+        gloo, gloo_note = (gloo_times(sizes, p, 5 * repeats) if with_gloo
+                           else (None, "skipped in --quick" if quick else "skipped"))
+        with connect(n_workers=p, memory_limit=BENCH_MEMORY) as client:
+            client.wait_for_workers(p)
+            workers = sorted(client.nthreads())[:p]      # not the cached scheduler_info()
+            if len(workers) < p:
+                report.add(f"allreduce p={p}", "skipped: the cluster has fewer workers",
+                           len(workers), "workers")
+                continue
+            calibration = ping_pong_direct(client, repeats=3 if quick else 7,
+                                           sizes=[8, *sorted(set(sizes.values()))])
+            report.add(f"allreduce p={p}", "direct engine: α per message (ping-pong)",
+                       calibration.alpha * 1e6, "µs")
+            report.add(f"allreduce p={p}", "direct engine: 1/β between workers",
+                       1e-9 / calibration.beta, "GB/s",
+                       reference="Dask comm on loopback: ~2.3 GiB/s (distributed#5258)",
+                       ratio=(1 / calibration.beta) / (2.3 * 2**30))
+            report.add(f"allreduce p={p}", "direct engine: fixed cost of a call on the "
+                       "workers", calibration.fixed * 1e3, "ms")
+            report.add(f"allreduce p={p}", "direct engine: γ, arithmetic on a worker",
+                       1e-9 / calibration.gamma, "GB/s")
+            report.add(f"allreduce p={p}", "direct engine: a fresh result (page faults)",
+                       calibration.fresh * 2**20 * 1e3, "ms/MiB")
+            report.add(f"allreduce p={p}", "direct engine: client overhead per call",
+                       calibration.overhead * 1e3, "ms")
+            for label, n_bytes in sizes.items():
+                _one_size(report, client, workers, p, label, n_bytes, repeats,
+                          gloo[label] if gloo else None, gloo_note, calibration)
+
+
+def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_note,
+              calibration):
+    from distributed import wait
+
+    from .collectives import EXACT_ALGORITHMS, allreduce, lower_bound_bytes, make_plan
+    from .collectives.calibrate import predict_direct
+
+    section = f"allreduce p={p} {label}"
+    n = max(1, n_bytes // 8)
+    stacked = np.stack([node_vector(n_bytes, i) for i in range(p)])
+    expected = stacked.mean(axis=0)
+    floor = best_of(lambda: stacked.mean(axis=0))
+    del stacked
+    placed = [client.submit(node_vector, n_bytes, i, workers=[w], allow_other_workers=False,
+                            pure=False) for i, w in enumerate(workers)]
+    wait(placed)
+    report.add(section, "numpy mean in one process (floor)", floor * 1e3, "ms")
+    if gloo is not None:
+        report.add(section, "gloo all-reduce (torch.distributed)", gloo * 1e3, "ms",
+                   reference=gloo_note + "; ratio: ÷ numpy floor", ratio=gloo / floor)
+    else:
+        report.add(section, f"gloo all-reduce: {gloo_note}", None, "ms")
+    bound = lower_bound_bytes(p, n * 8)
+    big = n_bytes > 2**24
+    repeats_tasks = max(2, repeats // 2) if big else repeats
+    repeats = repeats if big else 4 * repeats + 1          # small calls are cheap: more
+    direct, tasks = {}, {}
+    for algorithm in EXACT_ALGORITHMS:
+        first, on_workers = {}, []
+
+        def direct_run():
+            result = allreduce(placed, algorithm, client, workers=workers)
+            if first:
+                on_workers.append(result.worker_time)
+            else:                                   # the warm-up run: check its values
+                first["counted"] = result.bytes_counted
+                first["worst"] = max(float(np.abs(np.asarray(v) - expected).max())
+                                     for v in client.gather(result.futures))
+        call = _median_time(direct_run, repeats)
+        worst, counted = first["worst"], first["counted"]
+        on_workers = statistics.median(on_workers)
+        direct[algorithm] = (call, on_workers)
+        model = predict_direct(make_plan(algorithm, p), n, calibration)
+        gloo_text = f"gloo {gloo * 1e3:.3g} ms" if gloo is not None else "gloo: n/a"
+        report.add(section, f"direct · {algorithm} · call from the client", call * 1e3, "ms",
+                   reference=f"{gloo_text}; ratio: ÷ gloo",
+                   ratio=None if gloo is None else call / gloo)
+        report.add(section, f"direct · {algorithm} · on the workers", on_workers * 1e3, "ms",
+                   reference=f"α-β shared link {model['predicted_shared_s'] * 1e3:.3g} ms, "
+                             f"a link per node {model['predicted_s'] * 1e3:.3g} ms; "
+                             "ratio: ÷ shared link",
+                   ratio=on_workers / model["predicted_shared_s"])
+        exact = algorithm in ("ring", "rabenseifner")
+        report.add("correctness", f"p={p} {label} {algorithm}: bytes sent per node ÷ "
+                   "2(p−1)/p·n", float(counted.max()) / bound, "×",
+                   reference="counted by the direct engine",
+                   target="= 1.000" if exact else None,
+                   meets=bool(np.all(counted == bound)) if exact else None)
+        report.add("correctness", f"p={p} {label} {algorithm}: max |result − numpy mean|",
+                   worst, "", target="= 0" if p == 2 else "≤ 1e-12",
+                   meets=worst == 0 if p == 2 else worst <= 1e-12)
+        tasks[algorithm] = _median_time(
+            lambda: allreduce(placed, algorithm, client, workers=workers,
+                              dask_engine="tasks"), repeats_tasks)
+        report.add(section, f"tasks · {algorithm}", tasks[algorithm] * 1e3, "ms",
+                   reference=f"direct · {algorithm}; ratio: tasks ÷ direct",
+                   ratio=tasks[algorithm] / call)
+    best = min(direct, key=lambda a: direct[a][0])
+    call, on_workers = direct[best]
+    naive = _median_time(lambda: naive_allreduce(client, placed), repeats)
+    report.add(section, "naive Dask: gather → numpy.mean → scatter", naive * 1e3, "ms",
+               reference=f"distlab best ({best}); ratio: naive ÷ best", ratio=naive / call)
+    fastest_tasks = min(tasks, key=tasks.get)
+    report.add(section, "gain of the direct engine: tasks best ÷ direct best",
+               tasks[fastest_tasks] / call, "×",
+               reference=f"tasks {fastest_tasks} {tasks[fastest_tasks] * 1e3:.3g} ms, "
+                         f"direct {best} {call * 1e3:.3g} ms")
+    if p == 2:
+        _targets(report, label, best, call, on_workers, gloo, naive,
+                 predict_direct(make_plan(best, p), n, calibration))
+    del placed
+
+
+def _targets(report, label, best, call, on_workers, gloo, naive, model):
+    """The issue's targets for p = 2 (issue 7)."""
+    if gloo is not None and label in ("8 KiB", "64 MiB"):
+        limit = 5 if label == "8 KiB" else 1.5
+        for what, seconds in (("call from the client", call), ("on the workers", on_workers)):
+            report.add("targets", f"{label} p=2: distlab best ({best}, {what}) ÷ gloo",
+                       seconds / gloo, "×", reference=f"gloo {gloo * 1e3:.3g} ms, "
+                       f"distlab {seconds * 1e3:.3g} ms", target=f"≤ {limit}",
+                       meets=seconds / gloo <= limit)
+    if label == "64 MiB":
+        report.add("targets", f"{label} p=2: naive ÷ distlab best ({best}, call)",
+                   naive / call, "×", reference=f"naive {naive * 1e3:.3g} ms, "
+                   f"distlab {call * 1e3:.3g} ms", target="≥ 3", meets=naive / call >= 3)
+    for what, seconds, predicted in (
+            ("on the workers", on_workers, model["predicted_shared_s"]),
+            ("call from the client", call, model["predicted_shared_call_s"])):
+        ratio = seconds / predicted
+        report.add("targets", f"{label} p=2: measured ÷ α-β predicted ({best}, {what})",
+                   ratio, "×", reference=f"predicted {predicted * 1e3:.3g} ms (one shared "
+                   f"link), measured {seconds * 1e3:.3g} ms", target="0.67 – 1.5",
+                   meets=0.67 <= ratio <= 1.5)
+
+
+# ---------------------------------------------------------------- training (chapter 06)
+
+def training_section(report: Report) -> None:
+    """Chapter 06 on the default cluster: the synchronous strategy's accuracy against
+    scikit-learn's, and how many communication rounds local SGD needs to reach the
+    chapter's target (scikit-learn's accuracy less one point) against synchronous SGD."""
+    from . import training
+    from .cluster import connect
+
+    sk = training.sklearn_accuracy()
+    target = sk - 0.01
+    with connect() as client:
+        runs = {}
+        for strategy in ("sync", "local"):
+            start = time.perf_counter()
+            runs[strategy] = training.train(strategy, client)
+            seconds = time.perf_counter() - start
+            accuracy = float(runs[strategy]["accuracy"].iloc[-1])
+            rounds = int(runs[strategy]["round"].iloc[-1])
+            report.add("training", f"{strategy}: {rounds} rounds on the cluster", seconds,
+                       "s")
+            report.add("training", f"{strategy}: test accuracy after {rounds} rounds",
+                       accuracy, "", reference=f"scikit-learn {sk:.4f}", ratio=accuracy / sk,
+                       target="≥ scikit-learn − 0.01", meets=accuracy >= target)
+    rounds = {s: training.rounds_to(h, target) for s, h in runs.items()}
+    for strategy, r in rounds.items():
+        report.add("training", f"{strategy}: communication rounds to {target:.4f}",
+                   r, "rounds")
+    if rounds["sync"] and rounds["local"]:
+        report.add("training", "rounds: synchronous SGD ÷ local SGD",
+                   rounds["sync"] / rounds["local"], "×",
+                   reference="FedAvg: 10–100× fewer rounds (McMahan et al. 2017)")
+
+
 # ---------------------------------------------------------------- the book
 
 class PeakMemory:
-    """Peak resident memory of this process and all its descendants (kernel and workers)."""
+    """Peak memory of this process and all its descendants (kernel, workers, spawned
+    ranks), sampled every ``interval`` seconds: the sum of their PSS (proportional set
+    size: a page shared by n processes counts 1/n in each, so shared libraries count once,
+    as the memory limit of a container counts them) and, for reference, of their RSS."""
 
     def __init__(self, interval: float = 0.1):
         import psutil
         self._root = psutil.Process()
-        self.interval, self.peak = interval, 0
+        self.interval, self.peak, self.peak_rss = interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self):
         import psutil
         while not self._stop.is_set():
-            total = 0
+            total = total_rss = 0
             for proc in [self._root, *self._root.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    info = proc.memory_full_info()
+                    total += getattr(info, "pss", info.rss)     # PSS where the OS has it
+                    total_rss += info.rss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
+            self.peak_rss = max(self.peak_rss, total_rss)
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -186,6 +439,8 @@ def book_times(report: Report) -> None:
             report.add("book", path.stem, seconds, "s", target=f"≤ {budget_each} s",
                        meets=seconds <= budget_each)
             report.add("book memory", path.stem, memory.peak / 2**30, "GiB",
+                       reference=f"PSS of the process tree (RSS sum "
+                                 f"{memory.peak_rss / 2**30:.2f} GiB)",
                        target="≤ 1.5 GiB", meets=memory.peak <= budget_memory)
     report.add("book", "whole book", total, "s", target=f"≤ {budget_total} s",
                meets=total <= budget_total)
@@ -203,9 +458,11 @@ def write(report: Report, out: Path, about: dict) -> pd.DataFrame:
     shown["meets"] = shown["meets"].map({True: "yes", False: "**no**"}).fillna("")
     shown = shown.fillna("")
     machine_line = ", ".join(f"{k} {v}" for k, v in about.items())
+    targets = shown[frame.target.notna()]
     (out / "results.md").write_text(
         f"Measured {time.strftime('%Y-%m-%d')} on: {machine_line}\n\n"
-        + markdown_table(shown) + "\n")
+        + "## Targets\n\n" + markdown_table(targets) + "\n\n"
+        + "## All measurements\n\n" + markdown_table(shown) + "\n")
     _plot(frame, out / "results.png")
     return frame
 
@@ -217,19 +474,28 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def _plot(frame: pd.DataFrame, path: Path) -> None:
+    """Seconds per all-reduce at each size for p = 2 (log scale), one bar per contender;
+    and the book's times, when measured."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    sections = [s for s in ("allreduce", "book") if (frame.section == s).any()]
-    fig, axes = plt.subplots(1, max(1, len(sections)), figsize=(6 * max(1, len(sections)), 4),
+    p2 = frame[frame.section.str.startswith("allreduce p=2 ") & (frame.unit == "ms")
+               & frame.value.notna()]
+    p2 = p2[~p2.measure.str.contains("on the workers")]
+    book = frame[(frame.section == "book") & (frame.measure != "whole book")]
+    panels = [x for x in (("all-reduce, p = 2", p2), ("book", book)) if len(x[1])]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(7 * max(1, len(panels)), 6),
                              dpi=80, squeeze=False)
-    for ax, section in zip(axes[0], sections):
-        rows = frame[frame.section == section]
-        ax.barh(rows.measure, rows.value)
-        ax.set_xscale("log" if section == "allreduce" else "linear")
+    for ax, (title, rows) in zip(axes[0], panels):
+        labels = (rows.section.str.replace("allreduce p=2 ", "") + " · " + rows.measure
+                  if title.startswith("all") else rows.measure)
+        ax.barh(labels, rows.value)
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_xscale("log" if title.startswith("all") else "linear")
         ax.set_xlabel(rows.unit.iloc[0])
-        ax.set_title(section)
-    if not sections:
+        ax.set_title(title)
+    if not panels:
         axes[0][0].text(0.5, 0.5, "no timed sections in this run", ha="center")
     fig.tight_layout()
     fig.savefig(path)
@@ -243,7 +509,11 @@ def run(quick: bool = False, out: Path = Path("bench-results"), with_book: bool 
     numpy_floor(report, 2**20 if quick else 64 * 2**20)
     with connect() as client:
         dask_overheads(report, client, tasks=200 if quick else 2000)
+    allreduce_section(report, QUICK_SIZES if quick else SIZES, nodes=(2,) if quick else (2, 4),
+                      repeats=2 if quick else 5, with_gloo=not quick, quick=quick)
     cpu_speedup(report, tasks=4 if quick else 16, darts=200_000 if quick else 5_000_000)
+    if not quick:
+        training_section(report)
     if with_book:
         book_times(report)
     return write(report, Path(out), machine())

@@ -24,12 +24,42 @@ def test_quick_run_writes_table_csv_and_plot(quick_run):
     out, stdout = quick_run
     frame = pd.read_csv(out / "results.csv")
     assert list(frame.columns) == bench.COLUMNS
-    assert {"floor", "dask", "scaling"} <= set(frame.section)
-    assert (frame.value.dropna() > 0).all()
+    assert {"floor", "dask", "scaling", "correctness", "targets"} <= set(frame.section)
+    assert {f"allreduce p=2 {label}" for label in bench.QUICK_SIZES} <= set(frame.section)
+    assert (frame.value.dropna() >= 0).all()
     markdown = (out / "results.md").read_text()
     assert markdown.startswith("Measured ") and "cores" in markdown and "| section |" in markdown
+    assert "## Targets" in markdown and "## All measurements" in markdown
     assert markdown in stdout + "\n" or markdown.strip() in stdout
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quick_run_measures_every_algorithm_on_both_engines(quick_run):
+    from distlab.collectives import EXACT_ALGORITHMS
+    frame = pd.read_csv(quick_run[0] / "results.csv")
+    for label in bench.QUICK_SIZES:
+        measures = set(frame.loc[frame.section == f"allreduce p=2 {label}", "measure"])
+        for algorithm in EXACT_ALGORITHMS:
+            assert f"direct · {algorithm} · call from the client" in measures
+            assert f"direct · {algorithm} · on the workers" in measures
+            assert f"tasks · {algorithm}" in measures
+        assert "naive Dask: gather → numpy.mean → scatter" in measures
+        assert "numpy mean in one process (floor)" in measures
+
+
+def test_quick_run_correctness_ratios_hold(quick_run):
+    """Bytes each node sent ÷ 2(p−1)/p·n is exactly 1 for ring and Rabenseifner, and every
+    algorithm's result equals the numpy mean of the inputs, bit for bit at p = 2."""
+    frame = pd.read_csv(quick_run[0] / "results.csv")
+    checks = frame[frame.section == "correctness"]
+    for label in bench.QUICK_SIZES:
+        for algorithm in ("ring", "rabenseifner"):
+            row = checks[checks.measure == f"p=2 {label} {algorithm}: bytes sent per node ÷ "
+                                           "2(p−1)/p·n"]
+            assert len(row) == 1 and row.value.iloc[0] == 1.0 and row.meets.iloc[0]
+    equal = checks[checks.measure.str.contains("max |result − numpy mean|", regex=False)]
+    assert len(equal) == 5 * len(bench.QUICK_SIZES)
+    assert (equal.value == 0).all() and equal.meets.all()
 
 
 def test_markdown_table_has_a_row_per_measure():

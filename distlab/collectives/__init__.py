@@ -2,12 +2,14 @@
 
     from distlab.collectives import allreduce, ALGORITHMS
     result = allreduce([10, 20, 30], algorithm="ring")        # simulator: exact, virtual time
-    result = allreduce(values, algorithm="ring", client=c)    # Dask: tasks on real workers
+    result = allreduce(values, algorithm="ring", client=c)    # Dask: on real workers
 
 Modules, one idea each: ``plans`` (the exact algorithms as data), ``gossip`` (the gossip
 plans and their spectral-gap predictions), ``kernel`` (one round's arithmetic, shared by
-both engines), ``cost`` (rounds, bytes and α-β time from a plan; closed forms),
-``simulator`` and ``dask_engine`` (the two engines), ``api`` (``allreduce``),
+every engine), ``cost`` (rounds, bytes and α-β time from a plan; closed forms),
+``simulator``, ``dask_engine`` and ``direct_engine`` (the engines: in-process; a Dask
+task per node and round; the workers exchanging the chunks themselves, the default on a
+cluster), ``api`` (``allreduce``),
 ``calibrate`` (α and β by ping-pong on the live cluster, predicted against measured),
 ``explore`` (tables, plots and widgets: the cost-model explorer, the round-by-round
 stepper), ``sync`` (chapter 3's data-sync steps: strong versus batched sync) and ``sgd``

@@ -1,11 +1,15 @@
-"""``allreduce``: X_i' = (1/N) Σ_j X_j on every node, by any algorithm, on either engine.
+"""``allreduce``: X_i' = (1/N) Σ_j X_j on every node, by any algorithm, on any engine.
 
     from distlab.collectives import allreduce, ALGORITHMS
     result = allreduce([10, 20, 30], algorithm="ring")            # the simulator
     result = allreduce([a, b], algorithm="ring", client=client)   # real Dask workers
 
-Without a client the plan runs in-process (:mod:`~distlab.collectives.simulator`); with
-one, as tasks pinned to the workers (:mod:`~distlab.collectives.dask_engine`). Both run
+Without a client the plan runs in-process (:mod:`~distlab.collectives.simulator`). With
+one it runs on the Dask workers, in either of two ways: ``dask_engine="direct"`` (the
+default), where the workers run the plan themselves and send the chunks straight to each
+other (:mod:`~distlab.collectives.direct_engine`), or ``dask_engine="tasks"``, one Dask
+task per node and round, pinned to the workers (:mod:`~distlab.collectives.dask_engine`),
+which shows the scheduler at work and pays its overhead on every dependent step. All run
 the same plan with the same arithmetic, so they return identical values.
 """
 from __future__ import annotations
@@ -16,7 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from . import dask_engine, simulator
+from . import dask_engine, direct_engine, simulator
 from .cost import DEFAULT_NETWORK, Network, bytes_per_node, round_times
 from .gossip import (DEFAULT_TOLERANCE, gossip_complete, gossip_random,
                      gossip_ring)
@@ -26,6 +30,8 @@ from .plans import EXACT_BUILDERS, Plan
 ALGORITHMS = ("star", "tree", "ring", "recursive_doubling", "rabenseifner",
               "gossip_ring", "gossip_complete", "gossip_random")
 EXACT_ALGORITHMS = ALGORITHMS[:5]
+#: The two ways a plan runs on a Dask cluster; the first is the default.
+DASK_ENGINES = ("direct", "tasks")
 
 
 # --------------------------------------------------------------------------------------
@@ -114,18 +120,24 @@ def _check_shapes(shapes) -> tuple:
 class AllreduceResult:
     """What ``allreduce`` returns.
 
-    Attributes: ``values`` (node i's final value as a numpy array), ``futures`` (Dask
-    engine: node i's final value on its worker; ``None`` on the simulator), ``trace``
+    Attributes: ``values`` (node i's final value as a numpy array), ``futures`` (on a
+    cluster: node i's final value on its worker; ``None`` on the simulator), ``trace``
     (each node's buffer after each round, a DataFrame), ``rounds``, ``bytes_sent`` and
-    ``bytes_received`` (int arrays per node), ``time`` (α-β seconds on ``network``),
-    ``algorithm``, ``plan``, ``engine`` ("simulator" or "dask"), ``wall_time`` (Dask
-    engine: measured seconds from the first task submitted to the last one finished;
-    ``None`` on the simulator), ``error`` (final disagreement relative to the initial one:
-    0 for exact algorithms, below the tolerance for gossip).
+    ``bytes_received`` (int arrays per node, from the plan), ``time`` (α-β seconds on
+    ``network``), ``algorithm``, ``plan``, ``engine`` ("simulator" or "dask"),
+    ``dask_engine`` ("direct" or "tasks" on a cluster, ``None`` on the simulator),
+    ``wall_time`` (on a cluster: measured seconds from the client's first message to the
+    results being futures; ``None`` on the simulator),
+    ``worker_time`` (direct engine: the slowest node's seconds from reading its input to
+    holding its result, measured on the workers as gloo or MPI time a collective;
+    ``None`` otherwise), ``bytes_counted`` (direct engine: the bytes each node really
+    sent, counted by the engine), ``error`` (final disagreement relative to the initial
+    one: 0 for exact algorithms, below the tolerance for gossip).
     """
 
     def __init__(self, plan, network, n, itemsize, shape, dtype, engine, initial,
-                 values=None, futures=None, wall_time=None):
+                 values=None, futures=None, wall_time=None, worker_time=None,
+                 bytes_counted=None, dask_engine=None):
         self.plan = plan
         self.algorithm = plan.algorithm
         self.rounds = plan.n_rounds
@@ -133,8 +145,11 @@ class AllreduceResult:
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.engine = engine
+        self.dask_engine = dask_engine
         self.futures = futures
         self.wall_time = wall_time
+        self.worker_time = worker_time
+        self.bytes_counted = bytes_counted
         self.bytes_sent, self.bytes_received = bytes_per_node(plan, n, itemsize)
         self.round_times = round_times(plan, n, itemsize, network)
         self.time = float(self.round_times.sum())
@@ -215,17 +230,19 @@ def _is_future(x) -> bool:
 
 def allreduce(values, algorithm: str = "ring", client=None, *,
               tolerance: float = DEFAULT_TOLERANCE, seed: int = 0, self_weight: float = 0.5,
-              network: Network = DEFAULT_NETWORK, workers=None) -> AllreduceResult:
+              network: Network = DEFAULT_NETWORK, workers=None,
+              dask_engine: str = "direct") -> AllreduceResult:
     """Every node ends with the mean of all nodes' values: X_i' = (1/N) Σ_j X_j.
 
     ``values``: one value per node (numbers, or numpy arrays of one shape); or, with a
     client, one ``distributed.Future`` per node, node i living on the worker that holds
     ``values[i]`` (several nodes may share a worker; their messages then stay in one
     process). ``algorithm``: one of :data:`ALGORITHMS`. ``client``: ``None`` for the
-    simulator, a ``distributed.Client`` for the Dask engine; with plain values node i is
+    simulator, a ``distributed.Client`` to run on its workers; with plain values node i is
     placed on the i-th worker (sorted by address), so there can be at most as many nodes
     as workers. ``workers``: optional list of worker addresses, one per node, to say where
-    nodes live instead.
+    nodes live instead. ``dask_engine`` (with a client): ``"direct"``, the workers
+    exchange the chunks themselves (fast), or ``"tasks"``, a Dask task per node and round.
 
     Gossip algorithms stop when the disagreement has fallen below ``tolerance`` times its
     initial value (guaranteed for ``gossip_ring`` / ``gossip_complete``, with probability
@@ -261,10 +278,16 @@ def allreduce(values, algorithm: str = "ring", client=None, *,
                             f"or None, got {type(client).__name__}")
     elif workers is not None:
         raise ValueError("workers only makes sense with a client")
+    if not isinstance(dask_engine, str) or dask_engine not in DASK_ENGINES:
+        raise ValueError(f"dask_engine must be one of {', '.join(map(repr, DASK_ENGINES))}"
+                         f", got {dask_engine!r}")
 
     kwargs = dict(tolerance=tolerance, seed=seed, self_weight=self_weight)
     if client is None:
         return _run_simulator(values, algorithm, network, kwargs)
+    if dask_engine == "direct":
+        return _run_direct(client, values, algorithm, network, kwargs, workers,
+                           all(futures_in))
     return _run_dask(client, values, algorithm, network, kwargs, workers, all(futures_in))
 
 
@@ -282,7 +305,9 @@ def _run_simulator(values, algorithm, network, kwargs) -> AllreduceResult:
 
 
 def _worker_addresses(client) -> list[str]:
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    # nthreads() asks the scheduler; scheduler_info() returns the client's cache, which its
+    # periodic refresh (every 2 s, without per-worker details) can empty at any moment
+    workers = sorted(client.nthreads())
     if not workers:
         raise RuntimeError("the cluster has no workers")
     return workers
@@ -322,11 +347,7 @@ def _check_meta(meta) -> tuple:
     return shape, _working_dtype([np.dtype(m[1]) for m in meta])
 
 
-def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
-    from distributed import wait
-
-    available = _worker_addresses(client)
-    n_nodes = len(values)
+def _check_workers(workers, available, n_nodes):
     if workers is not None:
         if isinstance(workers, str) or not hasattr(workers, "__len__"):
             raise TypeError("workers must be a list of worker addresses, one per node")
@@ -338,6 +359,28 @@ def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
         if unknown:
             raise ValueError(f"workers names {len(unknown)} address(es) that are not "
                              f"workers of this cluster")
+    return workers
+
+
+def _plain_inputs(values, workers, available):
+    """Plain values on a cluster: checked and converted here; node i on the i-th worker."""
+    n_nodes = len(values)
+    if n_nodes > len(available) and workers is None:
+        raise ValueError(f"values has {n_nodes} nodes but the cluster has only "
+                         f"{len(available)} workers: each node needs a worker of its "
+                         "own (or pass workers=[...] to place nodes explicitly)")
+    arrays = [_as_node_array(v, f"values[{i}]") for i, v in enumerate(values)]
+    shape = _check_shapes([a.shape for a in arrays])
+    dtype = _working_dtype([a.dtype for a in arrays])
+    initial = [np.array(a, dtype=dtype).reshape(-1) for a in arrays]
+    homes = workers if workers is not None else available[:n_nodes]
+    return initial, shape, dtype, homes
+
+
+def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
+    available = _worker_addresses(client)
+    n_nodes = len(values)
+    workers = _check_workers(workers, available, n_nodes)
     plan = make_plan(algorithm, n_nodes, **kwargs)
 
     if futures_in:
@@ -348,7 +391,7 @@ def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
         if guess:                  # submit at once; the tasks check the guess themselves
             start = _time.perf_counter()
             finals = dask_engine.run(client, plan, sources, homes, *guess, verify=True)
-            wait(finals)
+            dask_engine.wait_pinned(client, finals, homes)
             if any(f.type is dask_engine.Mismatch for f in finals):
                 finals = None      # a wrong guess: drop these, check, resubmit
             else:
@@ -365,15 +408,7 @@ def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
         def initial():
             return [np.array(v, dtype=dtype).reshape(-1) for v in client.gather(sources)]
     else:
-        if n_nodes > len(available) and workers is None:
-            raise ValueError(f"values has {n_nodes} nodes but the cluster has only "
-                             f"{len(available)} workers: each node needs a worker of its "
-                             "own (or pass workers=[...] to place nodes explicitly)")
-        arrays = [_as_node_array(v, f"values[{i}]") for i, v in enumerate(values)]
-        shape = _check_shapes([a.shape for a in arrays])
-        dtype = _working_dtype([a.dtype for a in arrays])
-        initial = [np.array(a, dtype=dtype).reshape(-1) for a in arrays]
-        homes = workers if workers is not None else available[:n_nodes]
+        initial, shape, dtype, homes = _plain_inputs(values, workers, available)
         # hash=False: a fresh key per call, so a value scattered again is not mistaken
         # for one an earlier result is releasing
         sources = [client.scatter(b, workers=[w], direct=True, hash=False)
@@ -381,7 +416,7 @@ def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
         start = _time.perf_counter()
         finals = dask_engine.run(client, plan, sources, homes, dtype, shape)
 
-    wait(finals)
+    dask_engine.wait_pinned(client, finals, homes)
     wall = _time.perf_counter() - start
     errors = [f for f in finals if f.status == "error"]
     if errors:
@@ -389,4 +424,94 @@ def _run_dask(client, values, algorithm, network, kwargs, workers, futures_in):
     size = int(np.prod(shape, dtype=np.int64))
     gathered = None if futures_in else [np.asarray(v) for v in client.gather(finals)]
     return AllreduceResult(plan, network, size, np.dtype(dtype).itemsize, shape, dtype,
-                           "dask", initial, values=gathered, futures=finals, wall_time=wall)
+                           "dask", initial, values=gathered, futures=finals, wall_time=wall,
+                           dask_engine="tasks")
+
+
+def _ready_inputs(client, values) -> None:
+    """Future inputs must be in worker memory before the workers read them by key: wait
+    for them (no cost when they are), and raise a failed one's exception here."""
+    from distributed import wait
+
+    if any(f.status != "finished" for f in values):      # else no need to ask the loop
+        wait(values)
+    for i, f in enumerate(values):
+        if f.status == "error":
+            f.result()
+        if f.status != "finished":
+            raise ValueError(f"values[{i}] is a Future that is {f.status}, not finished")
+
+
+#: Worker addresses seen per client: a call in a training loop that names its workers
+#: checks them here, without a round trip to the scheduler (refreshed when it names one
+#: not seen yet, and after a failed call).
+_KNOWN_WORKERS: dict[str, frozenset] = {}
+
+
+def _known_workers(client, wanted) -> list[str]:
+    known = _KNOWN_WORKERS.get(client.id)
+    if known and wanted is not None and not isinstance(wanted, str) \
+            and hasattr(wanted, "__iter__") and set(wanted) <= known:
+        return sorted(known)
+    workers = _worker_addresses(client)
+    _KNOWN_WORKERS[client.id] = frozenset(workers)
+    return workers
+
+
+def _run_direct(client, values, algorithm, network, kwargs, workers, futures_in):
+    from .direct_engine import DirectError
+
+    available = _known_workers(client, workers)
+    n_nodes = len(values)
+    workers = _check_workers(workers, available, n_nodes)
+    plan = make_plan(algorithm, n_nodes, **kwargs)
+    spec = ("make_plan", algorithm, n_nodes, float(kwargs["tolerance"]), int(kwargs["seed"]),
+            float(kwargs["self_weight"]))
+
+    def go(sources, homes, dtype, shape, verify):
+        start = _time.perf_counter()
+        try:
+            out = direct_engine.run(client, plan, sources, homes, dtype, shape,
+                                    plan_spec=spec, verify=verify)
+        except DirectError as exc:
+            if exc.kind == "type":
+                raise TypeError(str(exc)) from None
+            if exc.kind == "value":
+                raise ValueError(str(exc)) from None
+            if exc.kind == "mismatch":
+                return None
+            _KNOWN_WORKERS.pop(client.id, None)
+            raise RuntimeError(f"the direct all-reduce failed: {exc}") from None
+        except Exception:
+            _KNOWN_WORKERS.pop(client.id, None)          # a worker may have left
+            raise
+        return (*out, _time.perf_counter() - start)
+
+    if futures_in:
+        _ready_inputs(client, values)
+        homes = workers if workers is not None else _homes_of(client, values)
+        sources = [("key", f.key) for f in values]
+        guess = _LAST_FUTURE_META.get(n_nodes)
+        done = go(sources, homes, *guess, verify=True) if guess else None
+        if done is None:           # first call of this shape, or a wrong guess: check
+            shape, dtype = _check_meta(direct_engine.describe(client, sources, homes))
+            _LAST_FUTURE_META[n_nodes] = (dtype, shape)
+            done = go(sources, homes, dtype, shape, verify=True)
+            if done is None:       # changed between the check and the call
+                raise RuntimeError("the inputs changed while the all-reduce ran")
+        else:
+            dtype, shape = guess
+
+        def initial():
+            return [np.array(v, dtype=dtype).reshape(-1) for v in client.gather(values)]
+        gathered = None
+    else:
+        initial, shape, dtype, homes = _plain_inputs(values, workers, available)
+        done = go([("value", b) for b in initial], homes, dtype, shape, verify=False)
+        gathered = [np.asarray(v) for v in client.gather(done[0])]
+    finals, sent, seconds, wall = done
+    size = int(np.prod(shape, dtype=np.int64))
+    return AllreduceResult(plan, network, size, np.dtype(dtype).itemsize, shape, dtype,
+                           "dask", initial, values=gathered, futures=finals,
+                           wall_time=wall, worker_time=float(seconds.max(initial=0.0)),
+                           bytes_counted=sent, dask_engine="direct")

@@ -14,6 +14,12 @@ wall time is set against two predictions from the same plan: the plain α-β mod
 "tasks" model that pays α per dependent task on the critical path of the engine's graph
 (a chunked message costs two: one to cut the chunk on the sender, one to apply it on the
 receiver) plus the client's fixed overhead per call.
+
+The direct engine (:mod:`~distlab.collectives.direct_engine`) has no tasks on its path, so
+its α and β are those of one worker-to-worker message: :func:`ping_pong_direct` runs a
+plan that bounces a vector between two workers on that engine, and
+:func:`predict_direct` is then the plain α-β model of the plan (rounds of α + bytes·β),
+the model of Thakur et al. that MPI libraries are tuned with.
 """
 from __future__ import annotations
 
@@ -43,15 +49,22 @@ def bounce(x):
 @dataclass(frozen=True)
 class Calibration:
     """Fitted α (s per message) and β (s per byte), the client's fixed cost of submitting
-    work and hearing it finished (``overhead``, s), and the samples they came from."""
+    work and hearing it finished (``overhead``, s), and the samples they came from. The
+    direct engine's calibration also has ``gamma`` (s per byte of arithmetic on a worker,
+    γ of the α-β-γ model), ``fresh`` (s per byte to allocate a node's result and touch it
+    the first time: page faults) and ``fixed`` (s a call costs on the workers whatever
+    it sends: reading the inputs, setting up, storing the results)."""
     alpha: float
     beta: float
     overhead: float
     samples: pd.DataFrame           # columns: bytes, seconds_per_hop
+    gamma: float = 0.0
+    fixed: float = 0.0
+    fresh: float = 0.0
 
     @property
     def network(self) -> Network:
-        return Network(alpha=self.alpha, bandwidth=1.0 / self.beta)
+        return Network(alpha=self.alpha, bandwidth=1.0 / self.beta, gamma=self.gamma)
 
     def __str__(self) -> str:
         return (f"α ≈ {self.alpha * 1e3:.2f} ms per message, "
@@ -60,7 +73,7 @@ class Calibration:
 
 
 def _two_workers(client) -> tuple[str, str]:
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(client.nthreads())          # not scheduler_info(): see api
     if len(workers) < 2:
         raise ValueError(f"a ping-pong needs at least 2 workers, the cluster has "
                          f"{len(workers)}")
@@ -68,14 +81,14 @@ def _two_workers(client) -> tuple[str, str]:
 
 
 def _chain(client, x, hops: int, a: str, b: str) -> float:
-    from distributed import wait
+    from .dask_engine import wait_pinned
 
     start = time.perf_counter()
     y = x
     for h in range(hops):
         y = client.submit(bounce, y, workers=[b if h % 2 == 0 else a],
                           allow_other_workers=False, pure=False)
-    wait([y])
+    wait_pinned(client, [y], [a, b])
     return time.perf_counter() - start
 
 
@@ -133,14 +146,15 @@ def predict(plan, n: int, calibration: Calibration, itemsize: int = 8) -> dict:
 
 def measure(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS,
             sizes=(8 * 1024, 1024 * 1024, 8 * 1024 * 1024), repeats: int = 3,
-            n_nodes: int | None = None) -> pd.DataFrame:
+            n_nodes: int | None = None, dask_engine: str = "tasks") -> pd.DataFrame:
     """Predicted against measured: one row per algorithm and message size (bytes per
     node), on ``n_nodes`` nodes (default: one per worker). Measured is the median wall
-    time of ``repeats`` runs of the Dask engine on arrays already on the workers."""
+    time of ``repeats`` runs of the task engine (``dask_engine="tasks"``, which the "tasks"
+    model describes) on arrays already on the workers."""
     from distributed import wait
 
     algorithms = [check_algorithm(a) for a in algorithms]
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(client.nthreads())
     p = n_nodes or len(workers)
     if p > len(workers):
         raise ValueError(f"n_nodes={p} but the cluster has only {len(workers)} workers")
@@ -151,7 +165,8 @@ def measure(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS,
                                 pure=False) for w in workers[:p]]
         wait(placed)
         for algorithm in algorithms:
-            times = [allreduce(placed, algorithm, client, workers=workers[:p]).wall_time
+            times = [allreduce(placed, algorithm, client, workers=workers[:p],
+                               dask_engine=dask_engine).wall_time
                      for _ in range(repeats)]
             plan = make_plan(algorithm, p)
             row = {"algorithm": algorithm, "nodes": p, "bytes": n * 8,
@@ -161,3 +176,155 @@ def measure(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS,
             rows.append(row)
         del placed
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# the direct engine: α and β of one worker-to-worker message
+# --------------------------------------------------------------------------------------
+
+#: Sizes in bytes for the direct ping-pong: latency-bound to bandwidth-bound.
+DIRECT_PING_SIZES = (8, 256 * 1024, 4 * 1024 * 1024, 32 * 1024 * 1024)
+
+
+def bounce_plan(hops: int):
+    """A plan that is not an all-reduce: node 0 sends its vector to node 1, which sends it
+    back, ``hops`` messages in all, each replacing the receiver's copy."""
+    from .plans import Plan, Round, Transfer
+    rounds = tuple(Round((Transfer(k % 2, 1 - k % 2, (0, 1), "copy"),), "hop")
+                   for k in range(hops))
+    return Plan("ping_pong", 2, 1, rounds, divide_by=None)
+
+
+def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
+                     repeats: int = 7) -> Calibration:
+    """α and β of the direct engine: at each size, ``repeats`` pairs of chains of 2 and of
+    ``hops`` messages between two workers (fewer hops above 4 MiB), timed on the workers.
+    A pair's difference over the extra hops is the seconds of one message, whatever the
+    call costs besides; its median per size is fitted as ``t = α + s·β`` (α from the
+    smallest size, β by least squares through it). What a 2-hop call costs beyond its two
+    messages at the smallest size is the call's ``fixed`` cost on the workers (median).
+    ``overhead`` is the client's cost around a call (:func:`call_overhead`); ``gamma`` and
+    ``fresh`` are timed on a worker (:func:`local_seconds_per_byte`)."""
+    from distributed import wait
+
+    from . import direct_engine
+
+    if isinstance(hops, bool) or not isinstance(hops, int) or hops < 3:
+        raise ValueError(f"hops must be an int of at least 3, got {hops!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    sizes = sorted(int(s) for s in sizes)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError("sizes must hold at least two positive byte counts")
+    a, b = _two_workers(client)
+    rows = []
+    for size in sizes:
+        n = max(1, size // 8)
+        many = hops if size <= 4 * 2**20 else 6
+        placed = [client.submit(make_array, n * 8, workers=[w], allow_other_workers=False,
+                                pure=False) for w in (a, b)]
+        wait(placed)
+        sources = [("key", f.key) for f in placed]
+
+        def chain(k):
+            futures, _, seconds = direct_engine.run(client, bounce_plan(k), sources, [a, b],
+                                                    "<f8", (n,), verify=False)
+            del futures
+            return float(seconds.max())
+
+        chain(many)                                           # warm the connections
+        per_hop, fixed = [], []
+        for _ in range(repeats):
+            few, lots = chain(2), chain(many)
+            per_hop.append(max((lots - few) / (many - 2), 1e-9))
+            fixed.append(max(few - 2 * per_hop[-1], 0.0))
+        rows.append({"bytes": n * 8, "seconds_per_hop": float(np.median(per_hop))})
+        if size == sizes[0]:
+            setup = float(np.median(fixed))                  # no page faults to speak of
+        del placed
+    samples = pd.DataFrame(rows)
+    # α: a hop at the smallest size; β: least squares of the rest on the bytes, through α
+    # (a free intercept lets the noise of the big sizes swing α, or even β's sign)
+    alpha = float(samples["seconds_per_hop"].iloc[0])
+    s_bytes = samples["bytes"].to_numpy(float)
+    beta = float(np.sum(s_bytes * (samples["seconds_per_hop"] - alpha))
+                 / np.sum(s_bytes ** 2))
+    if beta <= 0:
+        beta = float(samples["seconds_per_hop"].iloc[-1] / s_bytes[-1])
+    gamma, fresh = client.run(local_seconds_per_byte, max(sizes), workers=[a])[a]
+    return Calibration(alpha, beta, call_overhead(client, [a, b]), samples, gamma=gamma,
+                       fixed=setup, fresh=fresh)
+
+
+def local_seconds_per_byte(n_bytes: int = 16 * 2**20, repeats: int = 5) -> tuple:
+    """Runs on a worker: (γ, fresh), seconds per byte of ``out = a + b`` (as a node reduces
+    a message into its result), and the extra seconds per byte when ``out`` is freshly
+    allocated (as every call's result is: the page faults of touching it first). Best of
+    ``repeats``, at least 1 MiB."""
+    n = max(n_bytes, 2**20) // 8
+    a, b, out = np.ones(n), np.ones(n), np.zeros(n)
+
+    def best(make_out):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.add(a, b, out=make_out())
+            times.append(time.perf_counter() - start)
+        return min(times)
+    warm = best(lambda: out)
+    cold = best(lambda: np.empty(n))
+    return warm / (8 * n), max(cold - warm, 0.0) / (8 * n)
+
+
+def call_overhead(client, workers, repeats: int = 15) -> float:
+    """Seconds a direct-engine ``allreduce`` call costs beyond its time on the workers:
+    the client's checks, its messages to the workers and back, registering the results."""
+    from distributed import wait
+
+    tiny = [client.submit(make_array, 8, workers=[w], allow_other_workers=False, pure=False)
+            for w in workers]
+    wait(tiny)
+    extra = []
+    for k in range(repeats + 1):
+        start = time.perf_counter()
+        result = allreduce(tiny, "recursive_doubling", client, workers=list(workers))
+        if k:                                                  # the first one warms up
+            extra.append(time.perf_counter() - start - result.worker_time)
+        del result
+    return float(np.median(extra))
+
+
+def shared_link_time(plan, n: int, itemsize: int, network) -> float:
+    """The α-β time when every message of a round crosses one shared link, as on a single
+    host where the nodes share the loopback stack, the memory bus and the cores
+    (reference/performance-models.md §1.4): per round, α per message of the busiest node,
+    plus β per byte of all the round's messages together."""
+    if plan.n_rounds == 0:
+        return 0.0
+    m_out, m_in, b_out, _, _ = round_bytes(plan, n, itemsize)
+    per_round = (np.maximum(m_out, m_in).max(axis=1) * network.alpha
+                 + b_out.sum(axis=1) * network.beta)
+    return float(per_round.sum())
+
+
+def predict_direct(plan, n: int, calibration: Calibration, itemsize: int = 8) -> dict:
+    """The direct engine's predicted seconds on the workers: the calibrated fixed cost of a
+    call and of a fresh result, the α-β time of the plan's rounds, and γ per byte the
+    busiest node reduces (the α-β-γ model of Thakur et al. 2005). ``predicted_s`` gives every node a link of its own
+    (Hockney), ``predicted_shared_s`` one link shared by all (one host: §1.4 of
+    reference/performance-models.md); ``…_call_s`` add the client's overhead per call."""
+    from .cost import plan_time, round_bytes
+    network = calibration.network
+    if plan.n_rounds:
+        _, _, _, _, reduced = round_bytes(plan, n, itemsize)
+        busiest = float(reduced.sum(axis=0).max())
+    else:
+        busiest = 0.0
+    local = (calibration.fixed + calibration.fresh * n * itemsize
+             + calibration.gamma * busiest)
+    bare = Network(alpha=network.alpha, bandwidth=network.bandwidth)     # γ added here
+    links = local + plan_time(plan, n, itemsize, bare)
+    shared = local + shared_link_time(plan, n, itemsize, bare)
+    return {"predicted_s": links, "predicted_shared_s": shared,
+            "predicted_call_s": links + calibration.overhead,
+            "predicted_shared_call_s": shared + calibration.overhead}

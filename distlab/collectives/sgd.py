@@ -54,7 +54,7 @@ def one_step_two_ways(n_nodes: int = 4, lr: float = 0.1, seed: int = 0,
         return {"average gradients, then step": via_gradients,
                 "step, then average parameters": via_parameters}
     if workers is None:
-        available = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        available = sorted(client.nthreads())    # not scheduler_info(): see api
         workers = [available[i % len(available)] for i in range(n_nodes)]
 
     def pin(func, *args, node):

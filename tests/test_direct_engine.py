@@ -1,0 +1,206 @@
+"""The direct engine (workers exchange the chunks themselves): the simulator's results to
+the last bit, for every algorithm, on 2 workers; bytes counted; inputs and failures."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distlab.collectives import (ALGORITHMS, EXACT_ALGORITHMS, allreduce, lower_bound_bytes,
+                                 make_plan)
+from distlab.collectives import direct_engine
+from distlab.collectives.direct_engine import STREAM_BYTES, NodeBuffer, plan_from
+
+
+# ------------------------------------------------------------------ without a cluster
+
+def emulate(plan, buffers, dtype=np.float64):
+    """The engine's node steps run round by round in one process: every node's messages
+    of a round are read before any node applies its own (the plan's semantics)."""
+    on_worker = plan_from(plan)
+    nodes = {i: NodeBuffer(b, dtype, plan.blocks, plan.divide_by)
+             for i, b in enumerate(buffers)}
+    steps = {i: {s.round: s for s in on_worker.node(i)} for i in nodes}
+    for k in range(plan.n_rounds):
+        mail = {}
+        for i in nodes:
+            step = steps[i].get(k)
+            for t, slot in (step.outgoing if step else []):
+                mail[slot] = nodes[i].read(*t.chunk).copy()
+        for i in nodes:
+            step = steps[i].get(k)
+            if step:
+                messages = [mail[slot] for _, slot in step.incoming]
+                nodes[i].apply(step, messages, [False] * len(messages))
+    return [nodes[i].finish((len(buffers[i]),)) for i in nodes]
+
+
+@settings(max_examples=60, deadline=None)
+@given(algorithm=st.sampled_from(ALGORITHMS), p=st.integers(1, 9), n=st.integers(1, 40),
+       seed=st.integers(0, 2**16))
+def test_node_steps_give_the_simulators_bits(algorithm, p, n, seed):
+    """Copy on write, in-place arithmetic and early division change no bit."""
+    rng = np.random.default_rng(seed)
+    values = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 4) for _ in range(p)]
+    expected = allreduce(values, algorithm).values
+    plan = make_plan(algorithm, p)
+    got = emulate(plan, [np.asarray(v) for v in values])
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+
+
+@pytest.mark.parametrize("algorithm", EXACT_ALGORITHMS)
+@pytest.mark.parametrize("p", [2, 3, 4, 5, 8])
+def test_every_sum_is_divided_exactly_once(algorithm, p):
+    """Early division: a block is divided where its sum completes, and every copy of it
+    after that is a copy of the quotient; no block is divided twice or never."""
+    plan = make_plan(algorithm, p)
+    values = [np.full(2 * p + 1, float(2 ** i)) for i in range(p)]     # exact in binary
+    assert all(np.array_equal(v, np.full(2 * p + 1, (2 ** p - 1) / p))
+               for v in emulate(plan, values))
+
+
+def test_node_buffer_never_writes_its_input():
+    own = np.arange(6.0)
+    own.setflags(write=False)                       # as Dask may hand it over
+    buffer = NodeBuffer(own, np.float64, 3, 2)
+    assert buffer.read(0, 1).base is own or np.shares_memory(buffer.read(0, 1), own)
+    step = plan_from(make_plan("ring", 3)).node(0)[0]
+    buffer.apply(step, [np.ones(2)], [False])
+    assert np.array_equal(own, np.arange(6.0))
+
+
+# ------------------------------------------------------------------ on 2 workers
+
+@pytest.fixture(scope="module")
+def workers(client):                                   # client: tests/conftest.py
+    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+
+
+BIG = STREAM_BYTES // 8 * 2 + 3            # above the raw-stream threshold, odd length
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("values", [
+    [7.0],
+    [10.0, 20.0],
+    [np.arange(7.0) * 1.1, np.linspace(-3, 5, 7) ** 3],               # N does not divide 7
+    [np.random.default_rng(1).normal(size=BIG), np.random.default_rng(2).normal(size=BIG)],
+    [np.ones((3, 5), np.float32) / 3, np.arange(15, dtype=np.float32).reshape(3, 5)],
+], ids=["one node", "scalars", "7 elements", "large, odd length", "float32 matrix"])
+def test_direct_engine_gives_the_simulators_results(client, algorithm, values):
+    sim = allreduce(values, algorithm)
+    live = allreduce(values, algorithm, client=client, dask_engine="direct")
+    assert live.engine == "dask" and live.dask_engine == "direct"
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype and a.shape == b.shape
+               for a, b in zip(sim.values, live.values))
+    assert (live.bytes_counted == sim.bytes_sent).all()        # counted = the plan's
+    assert live.wall_time > 0 and live.worker_time > 0
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_direct_engine_with_future_inputs(client, workers, algorithm):
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=BIG) for _ in range(5)]          # 5 nodes on 2 workers
+    before = [a.copy() for a in arrays]
+    homes = [workers[i % 2] for i in range(5)]
+    futures = [client.scatter(a, workers=[w], direct=True, hash=False)
+               for a, w in zip(arrays, homes)]
+    result = allreduce(futures, algorithm, client=client, workers=homes)
+    assert result._values is None                               # nothing gathered yet
+    who = client.who_has(result.futures)
+    assert [sorted(who[f.key]) for f in result.futures] == [[w] for w in homes]
+    expected = allreduce(arrays, algorithm).values
+    assert all(np.array_equal(a, b) for a, b in zip(result.values, expected))
+    assert all(np.array_equal(a, b) for a, b in zip(client.gather(futures), before))
+    # the results are ordinary futures: a task can use them
+    total = client.submit(np.sum, result.futures[0], workers=[homes[0]], pure=False)
+    assert np.isclose(total.result(), expected[0].sum())
+
+
+def test_engines_agree_and_the_direct_one_sends_straight(client, workers):
+    values = [np.random.default_rng(i).normal(size=BIG) for i in range(2)]
+    before = direct_engine.message_counts(client)
+    direct = allreduce(values, "ring", client=client)                 # the default
+    tasks = allreduce(values, "ring", client=client, dask_engine="tasks")
+    after = direct_engine.message_counts(client)
+    assert direct.dask_engine == "direct" and tasks.dask_engine == "tasks"
+    assert all(np.array_equal(a, b) for a, b in zip(direct.values, tasks.values))
+    # two rounds, two messages each, all large: raw stream, the copies straight home
+    sent = {k: after[k] - before[k] for k in after}
+    assert sent["message"] == sent["local"] == 0
+    assert sent["pooled"] + sent["landed"] == 4 and sent["landed"] >= 1
+
+
+def test_bytes_counted_meet_the_lower_bound(client, workers):
+    n = 4 * 1024
+    values = [np.ones(n) * i for i in range(4)]
+    homes = [workers[i % 2] for i in range(4)]
+    for algorithm in ("ring", "rabenseifner"):
+        result = allreduce(values, algorithm, client=client, workers=homes)
+        assert (result.bytes_counted == lower_bound_bytes(4, n * 8)).all()
+    star = allreduce(values, "star", client=client, workers=homes)
+    assert star.bytes_counted.max() / lower_bound_bytes(4, n * 8) == 2.0     # p/2
+
+
+def test_an_input_held_by_another_worker_is_fetched(client, workers):
+    a = client.scatter(np.arange(5.0), workers=[workers[1]], direct=True, hash=False)
+    b = client.scatter(np.ones(5), workers=[workers[1]], direct=True, hash=False)
+    result = allreduce([a, b], "ring", client=client, workers=workers)   # node 0 on w0
+    assert np.array_equal(result.values[0], (np.arange(5.0) + 1) / 2)
+
+
+def _allreduce_keys(client):
+    return client.run_on_scheduler(
+        lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks
+                                      if str(k).startswith("allreduce-")))
+
+
+def test_bad_inputs_fail_cleanly(client, workers):
+    from distlab.collectives import api
+    api._LAST_FUTURE_META.clear()
+    held = _allreduce_keys(client)
+
+    def place(*arrays):
+        return [client.scatter(x, workers=[w], direct=True, hash=False)
+                for x, w in zip(arrays, workers)]
+
+    # first call: described on the workers, then remembered as the guess
+    r = allreduce(place(np.ones(3), np.zeros(3)), "ring", client=client)
+    assert np.array_equal(r.values[0], np.full(3, 0.5))
+    del r
+    with pytest.raises(ValueError, match=r"values\[1\] must be finite"):
+        allreduce(place(np.ones(3), np.array([1.0, np.inf, 0.0])), "ring", client=client)
+    with pytest.raises(ValueError, match=r"values\[0\] must be finite"):
+        allreduce(place(np.array([np.nan, 0, 0]), np.ones(3)), "ring", client=client)
+    with pytest.raises(TypeError, match="real numeric"):
+        allreduce(place(np.array(["a", "b", "c"]), np.ones(3)), "ring", client=client)
+    # another shape or dtype: the guess is wrong, the call still gives the right answer
+    r = allreduce(place(np.ones((2, 2)), np.zeros((2, 2))), "rabenseifner", client=client)
+    assert r.values[1].shape == (2, 2) and np.array_equal(r.values[1], np.full((2, 2), 0.5))
+    r = allreduce(place(np.ones(4, np.float32), np.zeros(4, np.float32)), "star",
+                  client=client)
+    assert r.values[0].dtype == np.float32
+    del r
+    with pytest.raises(ValueError, match="one shape"):
+        allreduce(place(np.ones(4, np.float32), np.zeros(5, np.float32)), "star",
+                  client=client)
+    with pytest.raises(ValueError, match="dask_engine must be one of"):
+        allreduce([1.0, 2.0], "ring", client=client, dask_engine="fast")
+    # nothing of the failed calls is left on the cluster
+    import gc
+    import time
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while set(_allreduce_keys(client)) - set(held) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(_allreduce_keys(client)) - set(held)
+
+
+def test_the_task_engine_does_not_wait_for_a_worker_that_left(client):
+    """Tasks pinned to a worker that is gone (allow_other_workers=False) can never run:
+    waiting for them raises instead of hanging."""
+    from distlab.collectives.dask_engine import wait_pinned
+    gone = "tcp://127.0.0.1:9"                         # no worker there
+    future = client.submit(np.ones, 3, workers=[gone], allow_other_workers=False,
+                           pure=False)
+    with pytest.raises(RuntimeError, match="left the cluster"):
+        wait_pinned(client, [future], [gone], poll=0.2)
