@@ -50,7 +50,10 @@ def bounce(x):
 class Calibration:
     """Fitted α (s per message) and β (s per byte), the client's fixed cost of submitting
     work and hearing it finished (``overhead``, s), and the samples they came from. The
-    direct engine's calibration also has ``gamma`` (s per byte of arithmetic on a worker,
+    direct engine's calibration also has ``alpha_both`` and ``beta_both`` (the same for a
+    round in which two messages cross, each way at once: on one host the two directions
+    share the cores, as the OSU micro-benchmarks' osu_bibw shows against osu_bw),
+    ``gamma`` (s per byte of arithmetic on a worker,
     γ of the α-β-γ model), ``fresh`` (s per byte to allocate a node's result and touch it
     the first time: page faults) and ``fixed`` (s a call costs on the workers whatever
     it sends: reading the inputs, setting up, storing the results)."""
@@ -61,6 +64,8 @@ class Calibration:
     gamma: float = 0.0
     fixed: float = 0.0
     fresh: float = 0.0
+    alpha_both: float | None = None      # α and β of a round where messages cross
+    beta_both: float | None = None
 
     @property
     def network(self) -> Network:
@@ -195,19 +200,40 @@ def bounce_plan(hops: int):
     return Plan("ping_pong", 2, 1, rounds, divide_by=None)
 
 
+def exchange_plan(rounds: int):
+    """A plan that is not an all-reduce: in every round nodes 0 and 1 send each other
+    their whole vector at once, each replacing the receiver's copy."""
+    from .plans import Plan, Round, Transfer
+    both = (Transfer(0, 1, (0, 1), "copy"), Transfer(1, 0, (0, 1), "copy"))
+    return Plan("exchange", 2, 1, tuple(Round(both, "exchange") for _ in range(rounds)),
+                divide_by=None)
+
+
+def _fit(samples: pd.DataFrame, column: str) -> tuple[float, float]:
+    """α: the smallest size's time; β: least squares of the rest on the bytes, through α
+    (a free intercept lets the noise of the big sizes swing α, or even β's sign)."""
+    alpha = float(samples[column].iloc[0])
+    s_bytes = samples["bytes"].to_numpy(float)
+    beta = float(np.sum(s_bytes * (samples[column] - alpha)) / np.sum(s_bytes ** 2))
+    if beta <= 0:
+        beta = float(samples[column].iloc[-1] / s_bytes[-1])
+    return alpha, beta
+
+
 def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
                      repeats: int = 7) -> Calibration:
     """α and β of the direct engine: at each size, ``repeats`` pairs of chains of 2 and of
     ``hops`` messages between two workers (fewer hops above 4 MiB), timed on the workers.
     A pair's difference over the extra hops is the seconds of one message, whatever the
     call costs besides; its median per size is fitted as ``t = α + s·β`` (α from the
-    smallest size, β by least squares through it). What a 2-hop call costs beyond its two
-    messages at the smallest size is the call's ``fixed`` cost on the workers (median).
-    ``overhead`` is the client's cost around a call (:func:`call_overhead`); ``gamma`` and
+    smallest size, β by least squares through it); the same with chains of exchanges (two
+    messages crossing) gives ``alpha_both`` and ``beta_both``. ``fixed`` is the workers'
+    time of a call that sends nothing (median). ``overhead`` is the client's cost around a call (:func:`call_overhead`); ``gamma`` and
     ``fresh`` are timed on a worker (:func:`local_seconds_per_byte`)."""
     from distributed import wait
 
     from . import direct_engine
+    from .plans import Plan
 
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 3:
         raise ValueError(f"hops must be an int of at least 3, got {hops!r}")
@@ -226,34 +252,32 @@ def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
         wait(placed)
         sources = [("key", f.key) for f in placed]
 
-        def chain(k):
-            futures, _, seconds = direct_engine.run(client, bounce_plan(k), sources, [a, b],
-                                                    "<f8", (n,), verify=False)
+        def chain(plan):
+            futures, _, seconds = direct_engine.run(client, plan, sources, [a, b], "<f8",
+                                                    (n,), verify=False)
             del futures
             return float(seconds.max())
 
-        chain(many)                                           # warm the connections
-        per_hop, fixed = [], []
-        for _ in range(repeats):
-            few, lots = chain(2), chain(many)
-            per_hop.append(max((lots - few) / (many - 2), 1e-9))
-            fixed.append(max(few - 2 * per_hop[-1], 0.0))
-        rows.append({"bytes": n * 8, "seconds_per_hop": float(np.median(per_hop))})
-        if size == sizes[0]:
-            setup = float(np.median(fixed))                  # no page faults to speak of
+        row = {"bytes": n * 8}
+        for column, make in (("seconds_per_hop", bounce_plan),
+                             ("seconds_per_exchange", exchange_plan)):
+            chain(make(many))                                 # warm the connections
+            per_round = []
+            for _ in range(repeats):
+                few, lots = chain(make(2)), chain(make(many))
+                per_round.append(max((lots - few) / (many - 2), 1e-9))
+            row[column] = float(np.median(per_round))
+        if size == sizes[0]:            # a call that sends nothing: its cost on the workers
+            empty = Plan("nothing", 2, 1, (), divide_by=None)
+            setup = float(np.median([chain(empty) for _ in range(4 * repeats + 1)]))
+        rows.append(row)
         del placed
     samples = pd.DataFrame(rows)
-    # α: a hop at the smallest size; β: least squares of the rest on the bytes, through α
-    # (a free intercept lets the noise of the big sizes swing α, or even β's sign)
-    alpha = float(samples["seconds_per_hop"].iloc[0])
-    s_bytes = samples["bytes"].to_numpy(float)
-    beta = float(np.sum(s_bytes * (samples["seconds_per_hop"] - alpha))
-                 / np.sum(s_bytes ** 2))
-    if beta <= 0:
-        beta = float(samples["seconds_per_hop"].iloc[-1] / s_bytes[-1])
+    alpha, beta = _fit(samples, "seconds_per_hop")
+    alpha_both, beta_both = _fit(samples, "seconds_per_exchange")
     gamma, fresh = client.run(local_seconds_per_byte, max(sizes), workers=[a])[a]
     return Calibration(alpha, beta, call_overhead(client, [a, b]), samples, gamma=gamma,
-                       fixed=setup, fresh=fresh)
+                       fixed=setup, fresh=fresh, alpha_both=alpha_both, beta_both=beta_both)
 
 
 def local_seconds_per_byte(n_bytes: int = 16 * 2**20, repeats: int = 5) -> tuple:
@@ -294,37 +318,39 @@ def call_overhead(client, workers, repeats: int = 15) -> float:
     return float(np.median(extra))
 
 
-def shared_link_time(plan, n: int, itemsize: int, network) -> float:
-    """The α-β time when every message of a round crosses one shared link, as on a single
-    host where the nodes share the loopback stack, the memory bus and the cores
-    (reference/performance-models.md §1.4): per round, α per message of the busiest node,
-    plus β per byte of all the round's messages together."""
+def round_seconds(plan, n: int, itemsize: int, calibration: Calibration) -> np.ndarray:
+    """Each round's α-β time on the calibrated cluster: α per message and β per byte of
+    the busiest node (Hockney), with the one-way α and β for a round in which no node both
+    sends and receives, the crossing ones (``alpha_both``, ``beta_both``) otherwise."""
     if plan.n_rounds == 0:
-        return 0.0
-    m_out, m_in, b_out, _, _ = round_bytes(plan, n, itemsize)
-    per_round = (np.maximum(m_out, m_in).max(axis=1) * network.alpha
-                 + b_out.sum(axis=1) * network.beta)
-    return float(per_round.sum())
+        return np.zeros(0)
+    m_out, m_in, b_out, b_in, _ = round_bytes(plan, n, itemsize)
+    crossing = ((m_out > 0) & (m_in > 0)).any(axis=1)
+    alpha = np.where(crossing, calibration.alpha_both or calibration.alpha,
+                     calibration.alpha)
+    beta = np.where(crossing, calibration.beta_both or calibration.beta, calibration.beta)
+    messages = np.maximum(m_out, m_in).max(axis=1)
+    busiest = np.maximum(b_out, b_in).max(axis=1)
+    return messages * alpha + busiest * beta
 
 
 def predict_direct(plan, n: int, calibration: Calibration, itemsize: int = 8) -> dict:
-    """The direct engine's predicted seconds on the workers: the calibrated fixed cost of a
-    call and of a fresh result, the α-β time of the plan's rounds, and γ per byte the
-    busiest node reduces (the α-β-γ model of Thakur et al. 2005). ``predicted_s`` gives every node a link of its own
-    (Hockney), ``predicted_shared_s`` one link shared by all (one host: §1.4 of
-    reference/performance-models.md); ``…_call_s`` add the client's overhead per call."""
-    from .cost import plan_time, round_bytes
-    network = calibration.network
+    """The direct engine's predicted seconds on the workers (``predicted_s``): the
+    calibrated fixed cost of a call and of a fresh result, the α-β time of the plan's
+    rounds (:func:`round_seconds`), and γ per byte of arithmetic: what the busiest node
+    reduces (the α-β-γ model of Thakur et al. 2005) and the division by N, one pass over
+    the vector. ``predicted_call_s`` adds the client's overhead per call and the check of
+    the inputs (finite?), one more pass on every node at once."""
+    from .cost import round_bytes as _round_bytes
     if plan.n_rounds:
-        _, _, _, _, reduced = round_bytes(plan, n, itemsize)
+        _, _, _, _, reduced = _round_bytes(plan, n, itemsize)
         busiest = float(reduced.sum(axis=0).max())
     else:
         busiest = 0.0
-    local = (calibration.fixed + calibration.fresh * n * itemsize
-             + calibration.gamma * busiest)
-    bare = Network(alpha=network.alpha, bandwidth=network.bandwidth)     # γ added here
-    links = local + plan_time(plan, n, itemsize, bare)
-    shared = local + shared_link_time(plan, n, itemsize, bare)
-    return {"predicted_s": links, "predicted_shared_s": shared,
-            "predicted_call_s": links + calibration.overhead,
-            "predicted_shared_call_s": shared + calibration.overhead}
+    vector = n * itemsize
+    divide = vector if plan.divide_by is not None and plan.n_rounds else 0
+    on_workers = (calibration.fixed + calibration.fresh * vector
+                  + calibration.gamma * (busiest + divide)
+                  + float(round_seconds(plan, n, itemsize, calibration).sum()))
+    return {"predicted_s": on_workers,
+            "predicted_call_s": on_workers + calibration.overhead + calibration.gamma * vector}
