@@ -42,6 +42,7 @@ def test_quick_run_measures_every_algorithm_on_both_engines(quick_run):
         for algorithm in EXACT_ALGORITHMS:
             assert f"direct · {algorithm} · call from the client" in measures
             assert f"direct · {algorithm} · on the workers" in measures
+            assert f"direct · {algorithm} · ranks (SPMD)" in measures
             assert f"tasks · {algorithm}" in measures
         assert "naive Dask: gather → numpy.mean → scatter" in measures
         assert "numpy mean in one process (floor)" in measures

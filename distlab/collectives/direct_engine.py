@@ -329,11 +329,11 @@ class NodeRunner:
             self.slots[key] = asyncio.get_running_loop().create_future()
         return self.slots[key]
 
-    def put(self, call, slot, data, how=None, dtype=None):
+    def put(self, call, slot, data, how=None, dtype=None, size=None):
         """Handler: a message arrives (no reply is sent): ``data`` bytes of ``dtype``, or
         (from this worker) an array. ``how``: None for a message of its own, "pooled" for
         a reused receive buffer, "landed" when the data went straight into the
-        receiver's result."""
+        receiver's result. ``size``: the sender's vector length, to be checked."""
         if call in self.dead:
             return
         if dtype is not None:
@@ -341,9 +341,9 @@ class NodeRunner:
         self.counts[how or "message"] += 1
         future = self._future(call, tuple(slot))
         if not future.done():
-            future.set_result((data, how))
+            future.set_result((data, how, size))
 
-    async def stream(self, comm, call, slot, nbytes, dtype):
+    async def stream(self, comm, call, slot, nbytes, dtype, size=None):
         """Handler: a header, then ``nbytes`` raw bytes on the same connection, read
         straight into the receiver's result when its node has said where (a copy), else
         into a reused buffer; always read whole, to keep the stream in step."""
@@ -358,7 +358,8 @@ class NodeRunner:
         view = memoryview(buffer).cast("B")
         for a in range(0, nbytes, 2**30):
             await comm.stream.read_into(view[a:a + 2**30])
-        self.put(call, slot, None if how == "landed" else buffer.view(dtype), how)
+        self.put(call, slot, None if how == "landed" else buffer.view(dtype), how,
+                 size=size)
 
     def _recycle(self, array) -> None:
         base = array if array.base is None else array.base
@@ -433,7 +434,7 @@ class NodeRunner:
                 for i, value in inputs.items():
                     problem = check_value(value, i, shape, dtype)
                     if problem:
-                        await self._abort_everywhere(call, peers, problem[1])
+                        await self.abort_everywhere(call, peers, problem[1])
                         return {"status": problem[0], "message": problem[1]}
             outcome = await asyncio.gather(
                 *[self._run_node(call, plan, i, value, peers, dtype, shape, timeout)
@@ -444,7 +445,7 @@ class NodeRunner:
         if errors:
             first = next((e for e in errors if not isinstance(e, Aborted)), errors[0])
             if not isinstance(first, Aborted):
-                await self._abort_everywhere(call, peers, repr(first))
+                await self.abort_everywhere(call, peers, repr(first))
             return {"status": "aborted" if isinstance(first, Aborted) else "error",
                     "message": f"{type(first).__name__}: {first}"}
         results = dict(zip(inputs, outcome))
@@ -453,7 +454,22 @@ class NodeRunner:
         return {"status": "OK", "sent": {i: r[1] for i, r in results.items()},
                 "seconds": {i: r[2] for i, r in results.items()}}
 
-    async def _abort_everywhere(self, call, peers, reason):
+    async def run_rank(self, call, plan, node, value, peers, dtype, shape, timeout):
+        """One rank's part of a call made on the workers themselves (see
+        :mod:`~distlab.collectives.spmd`): node ``node``'s result, bytes sent and seconds.
+        A failure here aborts the call on every rank."""
+        if call in self.dead:
+            raise Aborted(self.dead[call])
+        try:
+            return await self._run_node(call, plan, node, value, peers, np.dtype(dtype),
+                                        shape, timeout)
+        except Aborted:
+            raise
+        except Exception as exc:
+            await self.abort_everywhere(call, peers, f"rank {node}: {exc!r}")
+            raise
+
+    async def abort_everywhere(self, call, peers, reason):
         self.abort(call, reason)
         others = sorted(set(peers) - {self.worker.address})
         await asyncio.gather(*[self.worker.rpc(w).distlab_allreduce_abort(
@@ -476,7 +492,8 @@ class NodeRunner:
                 for t, pair in step.outgoing:
                     chunk = buffer.read(*t.chunk)
                     sent += chunk.nbytes
-                    await self._send(call, step.slot(pair), chunk, peers[t.dst])
+                    await self._send(call, step.slot(pair), chunk, peers[t.dst],
+                                     buffer.own.size)
                 # every send of the round has left before the buffer changes
                 arrived = [await r for r in receiving]
             finally:
@@ -485,17 +502,23 @@ class NodeRunner:
                     self.slots.pop((call, *slot), None)
                 for key in landing:                  # unused when the data came early
                     self.targets.pop(key, None)
-            buffer.apply(step, [m for m, _ in arrived], [h == "landed" for _, h in arrived])
-            for message, how in arrived:
+            for (t, _), (_, _, size) in zip(step.incoming, arrived):
+                if size != buffer.own.size:     # else numpy could broadcast a short chunk
+                    raise ValueError(f"node {node} holds {buffer.own.size} values but node "
+                                     f"{t.src} holds {size}: every node needs the same "
+                                     "size")
+            buffer.apply(step, [m for m, _, _ in arrived],
+                         [h == "landed" for _, h, _ in arrived])
+            for message, how, _ in arrived:
                 if how == "pooled" and message is not None:
                     self._recycle(message)
         result = buffer.finish(shape)
         return result, sent, time.perf_counter() - start
 
-    async def _send(self, call, slot, chunk, address):
-        if address == self.worker.address:           # a node on this worker: no network,
-            self.put(call, slot, chunk.copy(), "local")  # a copy: buffers change in place
-            return
+    async def _send(self, call, slot, chunk, address, size):
+        if address == self.worker.address:           # a node on this worker: no network;
+            self.put(call, slot, chunk.copy(), "local", size=size)   # a copy, as buffers
+            return                                                   # change in place
         pool = self.worker.rpc
         comm = await pool.connect(address)
         done = False
@@ -504,12 +527,12 @@ class NodeRunner:
             if chunk.nbytes >= STREAM_BYTES and stream is not None:
                 await comm.write({"op": STREAM, "call": call, "slot": slot,
                                   "nbytes": chunk.nbytes, "dtype": chunk.dtype.str,
-                                  "reply": False})
+                                  "size": size, "reply": False})
                 await stream.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
             else:            # small: the bytes inside the message (a copy, sent later)
                 await comm.write({"op": PUT, "call": call, "slot": slot,
                                   "data": chunk.tobytes(), "dtype": chunk.dtype.str,
-                                  "reply": False})
+                                  "size": size, "reply": False})
             done = True
         finally:
             if done:
@@ -522,6 +545,16 @@ def _install(worker) -> None:
     runner = NodeRunner(worker)
     worker.handlers.update({CALL: runner.run_call, PUT: runner.put, STREAM: runner.stream,
                             ABORT: runner.abort, DESCRIBE: runner.describe})
+
+
+def runner_of(worker) -> NodeRunner:
+    """The worker's :class:`NodeRunner` (the plugin installs it)."""
+    handler = worker.handlers.get(CALL)
+    runner = getattr(handler, "__self__", None)
+    if not isinstance(runner, NodeRunner):
+        raise RuntimeError("this worker has no direct all-reduce handler; is distlab "
+                           "importable on the workers?")
+    return runner
 
 
 class DirectAllreduce(WorkerPlugin):
@@ -654,9 +687,10 @@ def describe(client, sources: list, homes: list[str]) -> list[tuple]:
 
 
 def _worker_counts(dask_worker) -> dict:
-    handler = dask_worker.handlers.get(CALL)
-    runner = getattr(handler, "__self__", None)
-    return dict(runner.counts) if isinstance(runner, NodeRunner) else {}
+    try:
+        return dict(runner_of(dask_worker).counts)
+    except RuntimeError:
+        return {}
 
 
 def message_counts(client) -> dict:
