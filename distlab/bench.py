@@ -146,7 +146,7 @@ def cpu_speedup(report: Report, tasks: int, darts: int) -> None:
             def run():
                 client.gather(client.map(darts_in_circle, range(tasks), darts=darts,
                                          pure=False))
-            seconds[workers] = best_of(run, repeats=2)     # the less disturbed of two
+            seconds[workers] = best_of(run, repeats=3)     # the least disturbed of three
         report.add("scaling", f"{tasks} CPU-bound tasks on {workers} worker(s)",
                    seconds[workers], "s")
     speedup = seconds[1] / seconds[2]

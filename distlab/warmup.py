@@ -16,8 +16,10 @@ def darts_in_circle(seed: int, darts: int = 2_000_000) -> int:
         raise ValueError(f"darts must be a positive int, got {darts!r}")
     rng = np.random.default_rng(seed)
     inside = 0
-    for start in range(0, darts, 500_000):  # bounded memory: 500k points at a time
-        xy = rng.random((min(500_000, darts - start), 2))
+    # 50k points at a time: 800 KB stays in a core's cache, so tasks on two workers do not
+    # compete for memory bandwidth (the same draws, so the same count, for any chunk size)
+    for start in range(0, darts, 50_000):
+        xy = rng.random((min(50_000, darts - start), 2))
         inside += int(np.count_nonzero((xy * xy).sum(axis=1) <= 1.0))
     return inside
 
