@@ -354,3 +354,46 @@ def predict_direct(plan, n: int, calibration: Calibration, itemsize: int = 8) ->
                   + float(round_seconds(plan, n, itemsize, calibration).sum()))
     return {"predicted_s": on_workers,
             "predicted_call_s": on_workers + calibration.overhead + calibration.gamma * vector}
+
+
+def measure_direct(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS,
+                   sizes=(8 * 1024, 1024 * 1024), repeats: int = 9) -> pd.DataFrame:
+    """The direct engine, predicted (:func:`predict_direct`) against measured, one row per
+    algorithm and size (bytes per node), one node per worker, medians of ``repeats`` runs:
+    ``call_s``, ``allreduce(...)`` from the client until the results are futures;
+    ``on_workers_s``, the slowest node inside that call; ``ranks_s``, the same plan called
+    by the ranks themselves (:mod:`~distlab.collectives.spmd`, no client in the way)."""
+    from distributed import wait
+
+    from .spmd import run_ranks, time_allreduce
+
+    algorithms = [check_algorithm(a) for a in algorithms]
+    workers = sorted(client.nthreads())
+    p = len(workers)
+    rows = []
+    for size in sizes:
+        n = max(1, int(size) // 8)
+        placed = [client.submit(make_array, n * 8, workers=[w], allow_other_workers=False,
+                                pure=False) for w in workers]
+        wait(placed)
+        for algorithm in algorithms:
+            calls, on_workers = [], []
+            for k in range(repeats + 1):
+                start = time.perf_counter()
+                result = allreduce(placed, algorithm, client, workers=workers)
+                if k:                                          # the first one warms up
+                    calls.append(time.perf_counter() - start)
+                    on_workers.append(result.worker_time)
+                del result
+            per_rank = run_ranks(client, time_allreduce, n * 8, algorithm, repeats)
+            plan = make_plan(algorithm, p)
+            model = predict_direct(plan, n, calibration)
+            rows.append({"algorithm": algorithm, "nodes": p, "bytes": n * 8,
+                         "rounds": plan.n_rounds, **model,
+                         "call_s": float(np.median(calls)),
+                         "on_workers_s": float(np.median(on_workers)),
+                         "ranks_s": float(np.median(np.max(per_rank, axis=0)))})
+        del placed
+    table = pd.DataFrame(rows)
+    table["measured/predicted"] = table.on_workers_s / table.predicted_s
+    return table
