@@ -9,7 +9,8 @@ plans and their spectral-gap predictions), ``kernel`` (one round's arithmetic, s
 every engine), ``cost`` (rounds, bytes and α-β time from a plan; closed forms),
 ``simulator``, ``dask_engine`` and ``direct_engine`` (the engines: in-process; a Dask
 task per node and round; the workers exchanging the chunks themselves, the default on a
-cluster), ``api`` (``allreduce``),
+cluster), ``api`` (``allreduce``), ``spmd`` (``run_ranks``: the ranks call the
+all-reduce themselves, as with MPI or torch.distributed, on the direct engine),
 ``calibrate`` (α and β by ping-pong on the live cluster, predicted against measured),
 ``explore`` (tables, plots and widgets: the cost-model explorer, the round-by-round
 stepper), ``sync`` (chapter 3's data-sync steps: strong versus batched sync) and ``sgd``
