@@ -576,18 +576,35 @@ def _plot(frame: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def run(quick: bool = False, out: Path = Path("bench-results"), with_book: bool | None = None):
+def run(quick: bool = False, out: Path = Path("bench-results"), with_book: bool | None = None,
+        progress: bool = False):
+    """Every section, then the results written into ``out``; returns the measurements (a
+    DataFrame, :data:`COLUMNS`). ``quick``: small sizes, p = 2, no gloo, no training.
+    ``with_book`` (default: not quick) times every chapter. ``progress`` draws a bar of
+    the sections in a notebook."""
     from .cluster import connect
+    from .progress import StepsBar
+
     report = Report()
     with_book = (not quick) if with_book is None else with_book
-    numpy_floor(report, 2**20 if quick else 64 * 2**20)
-    with connect() as client:
-        dask_overheads(report, client, tasks=200 if quick else 2000)
-    allreduce_section(report, QUICK_SIZES if quick else SIZES, nodes=(2,) if quick else (2, 4),
-                      repeats=2 if quick else 5, with_gloo=not quick, quick=quick)
-    cpu_speedup(report, tasks=4 if quick else 16, darts=200_000 if quick else 5_000_000)
+    sections = [lambda: numpy_floor(report, 2**20 if quick else 64 * 2**20)]
+
+    def overheads():
+        with connect() as client:
+            dask_overheads(report, client, tasks=200 if quick else 2000)
+    sections.append(overheads)
+    sections += [lambda p=p: allreduce_section(
+        report, QUICK_SIZES if quick else SIZES, nodes=(p,), repeats=2 if quick else 5,
+        with_gloo=not quick, quick=quick) for p in ((2,) if quick else (2, 4))]
+    sections.append(lambda: cpu_speedup(report, tasks=4 if quick else 16,
+                                        darts=200_000 if quick else 5_000_000))
     if not quick:
-        training_section(report)
+        sections.append(lambda: training_section(report))
     if with_book:
-        book_times(report)
+        sections.append(lambda: book_times(report))
+    bar = StepsBar("benchmark", len(sections)) if progress else None
+    for done, section in enumerate(sections, 1):
+        section()
+        if bar:
+            bar.update(done)
     return write(report, Path(out), machine())

@@ -93,7 +93,9 @@ def _exit_soon(delay: float) -> bool:
 
 
 def _workers(client) -> list[str]:
-    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+    # nthreads() asks the scheduler; scheduler_info() may return the client's cache, which
+    # Dask's periodic refresh (every 2 s, totals only) empties at any moment
+    return sorted(client.nthreads())
 
 
 @contextmanager

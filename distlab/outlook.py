@@ -11,8 +11,9 @@ chapters' own functions.
   training step: compute that splits evenly over p nodes, then an all-reduce of the
   gradients (chapter 04's plans and α-β cost). Efficiency E(p) = T₁ / (p · T_p) for the
   star (a parameter server) and the bandwidth-optimal algorithms as p grows; and the same
-  star-versus-ring comparison measured on the live cluster, where Dask's per-task cost
-  plays the part of α.
+  star-versus-ring comparison measured on the live cluster, where the cost of one message
+  between worker processes on the direct engine (a fraction of a millisecond) plays the
+  part of α.
 
 Everything printed from here is exact and reproducible (simulator, cost model); the live
 measurement is a timing and is only shown.
@@ -153,7 +154,7 @@ def live_star_vs_ring(client, nodes=(2, 4, 8), n_bytes: int = 1 << 20,
     from .collectives.calibrate import make_array
 
     nodes = _positive_list(nodes, "nodes", Integral)
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(client.nthreads())       # asks the scheduler, unlike scheduler_info()
     rows = []
     for p in nodes:
         homes = [workers[i % len(workers)] for i in range(p)]

@@ -280,7 +280,9 @@ def spin_task(seconds: float, index: int = 0) -> int:
 
 
 def _workers(client) -> list[str]:
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    # nthreads() asks the scheduler; scheduler_info() may return the client's cache, which
+    # Dask's periodic refresh (every 2 s, totals only) empties at any moment
+    workers = sorted(client.nthreads())
     if not workers:
         raise RuntimeError("the cluster has no workers")
     return workers

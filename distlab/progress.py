@@ -47,3 +47,20 @@ def _widget(label: str, total: int):
                         widgets.HTML(f"0 / {total}")])
     display(box)
     return box
+
+
+class StepsBar:
+    """A bar of steps the caller counts (rounds, sections, calls), drawn from the cell
+    itself like :func:`progress`, so it fills under "Run All"; nothing is drawn outside a
+    notebook."""
+
+    def __init__(self, label: str, total: int):
+        self.total = total
+        self.box = _widget(label, total)
+
+    def update(self, done: int) -> None:
+        if self.box is not None:
+            self.box.children[0].value = done
+            self.box.children[1].value = f"{done} / {self.total}"
+            if done >= self.total:
+                self.box.children[0].bar_style = "success"

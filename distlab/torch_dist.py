@@ -321,8 +321,8 @@ def run_ranks(jobs, world_size: int = 2, *, timeout: float = DEFAULT_TIMEOUT,
 
     steps = world_size + sum(n for _, _, n in jobs)
     if progress:
-        from .training import RoundsBar
-        bar = RoundsBar(f"{world_size} ranks", steps)
+        from .progress import StepsBar
+        bar = StepsBar(f"{world_size} ranks", steps)
     else:
         bar = None
     try:

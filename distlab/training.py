@@ -536,7 +536,8 @@ def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | 
         per_round = [0] * rounds
         restarts, killed = 0, None
     else:
-        bar = RoundsBar(strategy, rounds) if progress else None
+        from .progress import StepsBar
+        bar = StepsBar(strategy, rounds) if progress else None
         states, per_round, restarts, killed = _drive(client, runner, rounds,
                                                      checkpoint_every, kill_at, seed, bar)
     return _history(strategy, runner, states, per_round, seed, restarts, killed)
@@ -601,30 +602,6 @@ def _history(strategy, runner, states, per_round, seed, restarts, killed) -> pd.
         history.attrs["staleness"] = [d for k in sorted(runner.delays)
                                       for d in runner.delays[k]]
     return history
-
-
-class RoundsBar:
-    """A progress bar of rounds, drawn from the cell itself (like :mod:`distlab.progress`,
-    so it fills under "Run All"); nothing is drawn outside a notebook."""
-
-    def __init__(self, label: str, total: int):
-        from distributed.utils import is_kernel
-        self.box = None
-        if is_kernel():
-            import ipywidgets as widgets
-            from IPython.display import display
-            self.box = widgets.HBox([widgets.IntProgress(value=0, min=0, max=total,
-                                                         description=label),
-                                     widgets.HTML(f"0 / {total}")])
-            display(self.box)
-        self.total = total
-
-    def update(self, done: int) -> None:
-        if self.box is not None:
-            self.box.children[0].value = done
-            self.box.children[1].value = f"{done} / {self.total}"
-            if done >= self.total:
-                self.box.children[0].bar_style = "success"
 
 
 # --------------------------------------------------------------------------------------

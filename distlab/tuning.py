@@ -23,13 +23,15 @@ decision rules):
 
 1. **probe** the cluster: the client's fixed cost per call, the cost per task, the compute
    time per row (with one worker busy, and with all of them busy at once: on shared cores
-   the second is slower), and α and β for messages
-   (:func:`distlab.collectives.calibrate.ping_pong`);
+   the second is slower), and, for the all-reduce, α and β of one worker-to-worker
+   message on the direct engine that :func:`run` uses, with the fixed cost of one such
+   call (:func:`distlab.collectives.calibrate.ping_pong_direct`);
 2. **predict** every candidate configuration with the cost model
    ``T = call + max(⌈P / w⌉ · (task + s · row), P · scheduler) + task + all-reduce(w, a)``
    (P partitions of s rows on w workers — each worker runs its share one after another,
    unless the scheduler, which hands tasks out one at a time, is the bottleneck — then one
-   local sum per worker, then the plan's α-β "tasks" model from chapter 04);
+   local sum per worker, then the all-reduce: the call's fixed cost plus, per round of the
+   plan, α per message and β per byte of the busiest node, chapter 04's α-β model);
 3. **measure** only the default and the few configurations the model ranks best (and the
    best for each worker count), each a few times on the live cluster, checking every
    result against numpy in one process;
@@ -212,8 +214,10 @@ class ClusterModel:
     """What the probes measure, in seconds: per call (submit work and hear it is done),
     per task on a worker, per task on the scheduler (its throughput limit), per row of
     compute with one worker busy (``row``) and with every worker busy at once
-    (``row_parallel``; defaults to ``row``, as on idle dedicated cores), and α (per
-    message) and β (per byte) between workers."""
+    (``row_parallel``; defaults to ``row``, as on idle dedicated cores), α (per message)
+    and β (per byte) between workers on the direct all-reduce engine, and the fixed cost
+    of one all-reduce call on that engine whatever it sends (``allreduce_call``: the
+    client's messages to the workers and back, setting the call up on them)."""
     call: float
     task: float
     scheduler: float
@@ -221,11 +225,13 @@ class ClusterModel:
     alpha: float
     beta: float
     row_parallel: float | None = None
+    allreduce_call: float = 0.0
 
     def __post_init__(self):
         if self.row_parallel is None:
             object.__setattr__(self, "row_parallel", self.row)
-        for name in ("call", "task", "scheduler", "row", "alpha", "beta", "row_parallel"):
+        for name in ("call", "task", "scheduler", "row", "alpha", "beta", "row_parallel",
+                     "allreduce_call"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
@@ -238,32 +244,38 @@ class ClusterModel:
         return (f"call {self.call * 1e3:.1f} ms, task {self.task * 1e3:.2f} ms, "
                 f"scheduler {self.scheduler * 1e3:.2f} ms/task, row {self.row * 1e6:.0f} µs "
                 f"alone and {self.row_parallel * 1e6:.0f} µs with all workers busy, "
-                f"α {self.alpha * 1e3:.2f} ms, {bandwidth}")
+                f"all-reduce call {self.allreduce_call * 1e3:.1f} ms + "
+                f"α {self.alpha * 1e3:.2f} ms per message, {bandwidth}")
 
 
 #: A round reference machine for printed examples: the [local] figures of a 2-core box
 #: (reference/performance-models.md §2: ~10 ms per call, ~2 ms per task, ~430 tasks/s
-#: through the scheduler, 0.5 GB/s between processes) and ~0.6 ms per row of the job on
-#: each of two idle cores.
+#: through the scheduler, 0.5 GB/s between processes), ~0.6 ms per row of the job on
+#: each of two idle cores, and the direct all-reduce engine as measured on such a box
+#: (calibrate.ping_pong_direct on 2 workers: α 0.3–0.8 ms per message, about 2 ms per
+#: call besides its messages).
 REFERENCE = ClusterModel(call=0.010, task=0.002, scheduler=0.0023, row=0.0006,
-                         alpha=0.004, beta=2e-9)
+                         alpha=0.0005, beta=2e-9, allreduce_call=0.002)
 
 
 def allreduce_seconds(workers: int, algorithm: str, vector_bytes: int,
                       model: ClusterModel) -> float:
-    """The all-reduce part of the model: α per dependent task on the Dask engine's
-    critical path and β per byte of each round's busiest node (chapter 04's "tasks"
-    model, as in :func:`distlab.collectives.calibrate.predict`, without the per-call
-    cost, which the job pays once)."""
+    """The all-reduce part of the model, for the direct engine that :func:`run` uses
+    (worker-to-worker messages, no tasks): the call's fixed cost, then for each round of
+    the plan α per message and β per byte of the round's busiest node — the α-β model of
+    chapter 04 (Hockney; Thakur, Rabenseifner & Gropp 2005), as
+    :func:`distlab.collectives.calibrate.round_seconds` computes it, with one α and β
+    whether or not messages cross. A node that sends or receives m messages in a round
+    pays m·α."""
     if workers == 1:
         return 0.0
     from .collectives.cost import round_bytes
-    from .collectives.dask_engine import critical_path
 
     plan = make_plan(algorithm, workers)
-    _, _, sent, received, _ = round_bytes(plan, max(1, vector_bytes // 8), 8)
-    busiest = np.maximum(sent, received).max(axis=1).sum()
-    return float(critical_path(plan).sum() * model.alpha + busiest * model.beta)
+    m_out, m_in, b_out, b_in, _ = round_bytes(plan, max(1, vector_bytes // 8), 8)
+    messages = np.maximum(m_out, m_in).max(axis=1).sum()
+    busiest = np.maximum(b_out, b_in).max(axis=1).sum()
+    return float(model.allreduce_call + messages * model.alpha + busiest * model.beta)
 
 
 def predict_seconds(config: Config, job: Job, model: ClusterModel) -> float:
@@ -297,7 +309,9 @@ def predict_table(job: Job, n_workers: int, model: ClusterModel = REFERENCE) -> 
 # --------------------------------------------------------------------------------------
 
 def _workers(client) -> list[str]:
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    # nthreads() asks the scheduler; scheduler_info() may return the client's cache, which
+    # Dask's periodic refresh (every 2 s, totals only) empties at any moment
+    workers = sorted(client.nthreads())
     if not workers:
         raise RuntimeError("the cluster has no workers")
     return workers
@@ -328,7 +342,8 @@ def run(client, job: Job, config: Config) -> tuple[np.ndarray, float]:
     if config.workers == 1:
         finals = sums
     else:
-        finals = list(allreduce(sums, config.algorithm, client, workers=homes).futures)
+        finals = list(allreduce(sums, config.algorithm, client, workers=homes,
+                                dask_engine="direct").futures)    # what the model models
     wait(finals)
     elapsed = time.perf_counter() - start
     mean_of_sums = np.asarray(finals[0].result())
@@ -340,21 +355,27 @@ def _noop(x=None):
     return x
 
 
+#: Bytes of the ping-pong's larger message at least: big enough that the bytes, not the
+#: noise, make the difference from an 8-byte message (β).
+PROBE_BYTES = 1 << 20
+
+
 def probe(client, job: Job, *, tasks: int = 16) -> ClusterModel:
     """Measure the model's numbers on the live cluster (about a second): a lone task's
     round trip (call); ``tasks`` no-op tasks queued on one worker (task) and spread over
     all workers (scheduler); a partition timed inside its task on one worker (row) and on
-    every worker at once (row_parallel); a ping-pong (α, β)."""
+    every worker at once (row_parallel); a ping-pong on the direct engine (α, β, and the
+    fixed cost of a call: the client's overhead and the workers' set-up)."""
     from distributed import wait
 
-    from .collectives.calibrate import ping_pong
+    from .collectives.calibrate import ping_pong_direct
 
     homes = _workers(client)
     # warm up: every worker builds the feature map once; every all-reduce width is primed
     warm = [_pin(client, partial_gradient, job, 0, 1, worker=h) for h in homes]
     wait(warm)
     for w in range(2, len(homes) + 1):
-        allreduce(warm[:w], "star", client, workers=homes[:w]).values
+        allreduce(warm[:w], "star", client, workers=homes[:w], dask_engine="direct").values
     del warm
 
     def wall(n, spread=False):
@@ -377,13 +398,14 @@ def probe(client, job: Job, *, tasks: int = 16) -> ClusterModel:
                 for h in homes]
         together.append(max(client.gather(runs)))
     row_parallel = float(np.median(together)) / probe_rows
-    if len(homes) >= 2:
-        cal = ping_pong(client, sizes=(8, max(16, job.vector_bytes)), hops=4, repeats=1)
-        alpha, beta = cal.alpha, cal.beta
-    else:
-        alpha, beta = task, 0.0
+    if len(homes) >= 2:          # the engine run() uses: worker-to-worker messages
+        cal = ping_pong_direct(client, sizes=(8, max(PROBE_BYTES, job.vector_bytes)),
+                               hops=10, repeats=5)
+        alpha, beta, fixed = cal.alpha, cal.beta, cal.overhead + cal.fixed
+    else:                        # one worker never all-reduces
+        alpha = beta = fixed = 0.0
     return ClusterModel(call=call, task=task, scheduler=spread, row=row, alpha=alpha,
-                        beta=beta, row_parallel=row_parallel)
+                        beta=beta, row_parallel=row_parallel, allreduce_call=fixed)
 
 
 # --------------------------------------------------------------------------------------
@@ -480,8 +502,8 @@ def tune(client, job: Job = Job(), *, top: int = 4, repeats: int = 3,
 
     bar = None
     if progress:
-        from .training import RoundsBar
-        bar = RoundsBar("tune", len(to_run) * repeats)
+        from .progress import StepsBar
+        bar = StepsBar("tune", len(to_run) * repeats)
     reference = reference_gradient(job)
     measured, correct, runs = {}, {}, 0
     for config in to_run:

@@ -27,9 +27,11 @@ def no_configured_scheduler(monkeypatch):
 
 def test_embedded_cluster_is_two_single_threaded_worker_processes():
     with distlab.connect() as client:
-        workers = client.scheduler_info()["workers"].values()
-        assert [w["nthreads"] for w in workers] == [1, 1]
-        assert all(w["memory_limit"] == 512 * 2**20 for w in workers)
+        # asked of the scheduler and the workers: scheduler_info() may return the client's
+        # cache, which Dask's periodic refresh (totals only) empties at any moment
+        assert list(client.nthreads().values()) == [1, 1]
+        limits = client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
+        assert list(limits.values()) == [512 * 2**20] * 2
         pids = client.run(lambda: __import__("os").getpid())
         assert len(set(pids.values())) == 2 and psutil.Process().pid not in pids.values()
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")

@@ -17,7 +17,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def workers(client):
-    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+    return sorted(client.nthreads())       # not the cached scheduler_info()
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -1,5 +1,6 @@
 """distlab.tuning: the job, the configurations, the cost model (pure), and tune() on the
 live cluster (results checked against numpy; no timing asserted)."""
+import dataclasses
 import math
 
 import matplotlib
@@ -8,16 +9,17 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import distlab
-from distlab.collectives import EXACT_ALGORITHMS
-from distlab.tuning import (NO_ALLREDUCE, REFERENCE, ClusterModel, Config, Job, candidates,
-                            check_config, default_config, make_rows, partial_gradient,
-                            partition_sizes, predict_seconds, predict_table,
-                            reference_gradient, run, tune)
+from distlab.collectives import EXACT_ALGORITHMS, make_plan
+from distlab.collectives.calibrate import Calibration, round_seconds
+from distlab.tuning import (NO_ALLREDUCE, REFERENCE, ClusterModel, Config, Job,
+                            allreduce_seconds, candidates, check_config, default_config,
+                            make_rows, partial_gradient, partition_sizes, predict_seconds,
+                            predict_table, reference_gradient, run, tune)
 
 matplotlib.use("Agg")
 SMALL = Job(rows=24, inputs=4, features=64, seed=1)
 models = st.builds(ClusterModel, *[st.floats(0, 0.05) for _ in range(5)],
-                   st.floats(0, 1e-8))
+                   st.floats(0, 1e-8), allreduce_call=st.floats(0, 0.05))
 
 
 # --- the job and its partitions ------------------------------------------------------------
@@ -141,8 +143,7 @@ def test_reference_table_is_sorted_and_deterministic():
 @given(models, st.floats(1.0, 4.0), st.sampled_from([1, 8, 64]))
 def test_shared_cores_slow_only_the_multi_worker_configurations(model, slower, s):
     job = Job(rows=64, features=512)
-    shared = ClusterModel(model.call, model.task, model.scheduler, model.row, model.alpha,
-                          model.beta, row_parallel=model.row * slower)
+    shared = dataclasses.replace(model, row_parallel=model.row * slower)
     assert model.row_parallel == model.row                       # the default: idle cores
     one = Config(1, s, NO_ALLREDUCE)
     two = Config(2, min(s, 32), "ring")
@@ -150,11 +151,70 @@ def test_shared_cores_slow_only_the_multi_worker_configurations(model, slower, s
     assert predict_seconds(two, job, shared) >= predict_seconds(two, job, model)
 
 
+# --- the all-reduce part: the direct engine's rounds of messages ----------------------------
+
+def _only(**figures):
+    return ClusterModel(**{**dict(call=0, task=0, scheduler=0, row=0, alpha=0, beta=0),
+                           **figures})
+
+
+@pytest.mark.parametrize("p", [2, 4, 8])
+def test_allreduce_pays_alpha_per_message_in_each_round(p):
+    """With α = 1 s and nothing else, the model counts messages: the busiest node's per
+    round, summed over the rounds (Thakur, Rabenseifner & Gropp 2005)."""
+    lg = p.bit_length() - 1
+    counted = {a: allreduce_seconds(p, a, 8 * 1024, _only(alpha=1))
+               for a in EXACT_ALGORITHMS}
+    assert counted == {"star": 2 * (p - 1),               # the root: p − 1 in, p − 1 out
+                       "tree": 2 * lg,                    # binomial reduce + broadcast
+                       "ring": 2 * (p - 1),
+                       "recursive_doubling": lg,
+                       "rabenseifner": 2 * lg}
+
+
+@pytest.mark.parametrize("p", [2, 4, 8])
+def test_allreduce_pays_beta_per_byte_of_each_rounds_busiest_node(p):
+    n_bytes = 8 * 1024                                     # divisible by every p here
+    lg = p.bit_length() - 1
+    moved = {a: allreduce_seconds(p, a, n_bytes, _only(beta=1)) for a in EXACT_ALGORITHMS}
+    assert moved["star"] == 2 * (p - 1) * n_bytes          # p/2 × the lower bound
+    assert moved["ring"] == moved["rabenseifner"] == 2 * (p - 1) * n_bytes // p
+    assert moved["recursive_doubling"] == lg * n_bytes
+    assert moved["tree"] == 2 * lg * n_bytes
+
+
+@given(models, st.sampled_from(EXACT_ALGORITHMS), st.sampled_from([2, 3, 4, 5, 8]),
+       st.integers(8, 1 << 20))
+def test_allreduce_is_the_calls_cost_plus_calibrates_rounds(model, algorithm, p, n_bytes):
+    """The same α-β rounds as calibrate.round_seconds (one α and β whether messages cross
+    or not), plus the fixed cost of one call; a single worker has nothing to average."""
+    cal = Calibration(alpha=model.alpha, beta=model.beta, overhead=0.0, samples=None,
+                      alpha_both=model.alpha, beta_both=model.beta)
+    rounds = round_seconds(make_plan(algorithm, p), max(1, n_bytes // 8), 8, cal).sum()
+    assert allreduce_seconds(p, algorithm, n_bytes, model) == \
+        pytest.approx(model.allreduce_call + rounds, rel=1e-12, abs=1e-15)
+    assert allreduce_seconds(1, NO_ALLREDUCE, n_bytes, model) == 0.0
+
+
+def test_the_reference_all_reduce_is_the_direct_engines():
+    """REFERENCE speaks of the direct engine: under a millisecond per message, so the
+    all-reduce of the job's 128 KiB gradient costs milliseconds, far below its compute."""
+    assert REFERENCE.alpha < 1e-3
+    job = Job()
+    one_round = allreduce_seconds(2, "recursive_doubling", job.vector_bytes, REFERENCE)
+    assert one_round == pytest.approx(REFERENCE.allreduce_call + REFERENCE.alpha
+                                      + job.vector_bytes * REFERENCE.beta)
+    assert one_round < job.rows * REFERENCE.row / 10
+
+
 def test_bad_models():
     with pytest.raises(ValueError, match="ClusterModel.row must be a non-negative"):
         ClusterModel(call=0, task=0, scheduler=0, row=-1, alpha=0, beta=0)
     with pytest.raises(ValueError, match="ClusterModel.alpha"):
         ClusterModel(call=0, task=0, scheduler=0, row=0, alpha=float("nan"), beta=0)
+    with pytest.raises(ValueError, match="ClusterModel.allreduce_call"):
+        ClusterModel(call=0, task=0, scheduler=0, row=0, alpha=0, beta=0,
+                     allreduce_call=-1e-3)
 
 
 # --- on the live cluster -------------------------------------------------------------------
@@ -174,6 +234,7 @@ def test_every_configuration_computes_the_same_gradient(client, config):
 def test_tune_measures_the_default_and_chooses_among_what_it_measured(client):
     t = tune(client, SMALL, top=2, repeats=1)
     ran = t.table.dropna(subset=["measured_s"])
+    assert t.model.alpha > 0 and t.model.beta > 0        # probed on the direct engine
     assert t.default == Config(2, 1, "star")
     assert 3 <= len(ran) <= 2 + 1 + 2                 # default, top 2, best per width
     assert {1, 2} <= set(ran["workers"])              # each worker count measured
