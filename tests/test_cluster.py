@@ -32,6 +32,10 @@ def test_embedded_cluster_is_two_single_threaded_worker_processes():
         assert list(client.nthreads().values()) == [1, 1]
         limits = client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit)
         assert list(limits.values()) == [512 * 2**20] * 2
+        profiling = client.run(lambda: __import__("dask").config.get(
+            "distributed.worker.profile.enabled"))
+        assert list(profiling.values()) == [False, False]     # see connect()
+        assert __import__("dask").config.get("distributed.worker.profile.enabled")
         pids = client.run(lambda: __import__("os").getpid())
         assert len(set(pids.values())) == 2 and psutil.Process().pid not in pids.values()
         assert client.scheduler.address.startswith("tcp://127.0.0.1:")

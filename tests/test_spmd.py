@@ -149,3 +149,12 @@ def test_run_ranks_on_one_worker_and_bad_arguments(client):
     with pytest.raises(TypeError, match="workers must be a list"):
         run_ranks(client, reduce_mine, workers=worker)
     assert "rank 1 of 2" in repr(Group(1, ["a", "b"], "g", 1.0))
+
+
+def readme_step(group, x):
+    return group.allreduce(x[group.rank], "ring")
+
+
+def test_the_readme_example(client):
+    out = run_ranks(client, readme_step, [[10.0], [30.0]])
+    assert [a.tolist() for a in out] == [[20.0], [20.0]]
