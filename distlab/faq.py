@@ -84,7 +84,7 @@ def survive_worker_loss(client, tasks: int = 16, darts: int = 500_000, *,
             "workers afterwards": len(live_workers(client))}
 
 
-def speed_up(client, tasks: int = 8, darts: int = 1_000_000) -> dict:
+def speed_up(client, tasks: int = 8, darts: int = 8_000_000) -> dict:
     """The same seeded tasks on one worker, then spread over all workers: wall times and
     speed-up (a timing: shown, never asserted), and whether both gave the same counts."""
     from distributed import wait
