@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from . import consistency
+from .figures import closed_figure
 from .sim import Latency
 
 METRICS = ("write latency (ms)", "read latency (ms)", "stale reads (%)", "timed out (%)",
@@ -12,7 +13,7 @@ METRICS = ("write latency (ms)", "read latency (ms)", "stale reads (%)", "timed 
 
 def tradeoff_plot(table):
     """One small bar chart per metric of a ``consistency.tradeoff`` table."""
-    fig = _figure(figsize=(10, 2.4), dpi=80, layout="constrained")
+    fig = closed_figure(figsize=(10, 2.4), dpi=80, layout="constrained")
     axes = fig.subplots(1, len(METRICS))
     colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
     for ax, metric in zip(axes, METRICS):
@@ -40,7 +41,7 @@ def timeline_plot(run: "consistency.Run", start_ms: float = 0, end_ms: float | N
     processes = sorted({o.process for o, _ in ops})
     marked = set(mark)
     span = end_ms - start_ms
-    fig = _figure(figsize=(9, 1.3 + 0.45 * len(processes)), dpi=80, layout="constrained")
+    fig = closed_figure(figsize=(9, 1.3 + 0.45 * len(processes)), dpi=80, layout="constrained")
     ax = fig.subplots()
     for o, end in ops:
         y = processes.index(o.process)
@@ -112,13 +113,3 @@ def explorer():
     update()
     return wd.VBox([wd.HTML("<b>Replicated store explorer</b>: N, R, W, delay, replication"),
                     n, r, w, delay, mode, out])
-
-
-def _figure(**kwargs):
-    """A pyplot figure closed at once: it shows once, as the cell's result, and pyplot
-    keeps no reference to it (importing pyplot also turns on Jupyter's inline images)."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(**kwargs)
-    plt.close(fig)
-    return fig

@@ -44,6 +44,11 @@ __all__ = ["partition_even", "partition_cost_aware", "part_costs", "STRATEGIES",
 STRATEGIES = ("round_robin", "longest_first", "dynamic")
 
 
+def _check_strategy(strategy) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+
+
 def _costs(costs, name: str = "costs") -> list[float]:
     if isinstance(costs, (str, bytes)) or not hasattr(costs, "__iter__"):
         raise TypeError(f"{name} must be a list of non-negative numbers, "
@@ -198,8 +203,7 @@ def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
     """
     values = _costs(durations, "durations")
     workers = _count(workers, "workers")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    _check_strategy(strategy)
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or \
             not math.isfinite(overhead) or overhead < 0:
         raise ValueError(f"overhead must be a non-negative number of seconds, got {overhead!r}")
@@ -296,8 +300,7 @@ def run_schedule_on_cluster(client, durations, strategy: str) -> dict:
     from distributed import wait
 
     values = _costs(durations, "durations")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    _check_strategy(strategy)
     workers = _workers(client)
     begin = time.perf_counter()
     if strategy == "dynamic":

@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import parallel, scaling
+from .figures import closed_figure
 
 
 def gantt(schedules):
     """One row of bars per worker, one panel per ``parallel.Schedule``."""
     schedules = list(schedules)
-    fig = _figure(figsize=(9, 0.9 + 0.5 * sum(s.workers for s in schedules)), dpi=80,
+    fig = closed_figure(figsize=(9, 0.9 + 0.5 * sum(s.workers for s in schedules)), dpi=80,
                  layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(schedules), 1, sharex=True))
     longest = max(s.makespan for s in schedules)
@@ -38,7 +39,7 @@ def overhead_curve(total_seconds: float, workers: int, overhead_per_task: float,
     counts = task_counts or sorted({int(k) for k in np.logspace(np.log10(2), 4, 60)})
     model = [parallel.overhead_model(total_seconds, k, workers, overhead_per_task)["efficiency"]
              for k in counts]
-    fig = _figure(figsize=(6, 3), dpi=80, layout="constrained")
+    fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
     ax = fig.subplots()
     ax.plot(counts, model, label=f"model, {overhead_per_task * 1000:.2g} ms/task, {workers} workers")
     if measured is not None:
@@ -59,7 +60,7 @@ def speedup_plot(measured: dict, f: float, workers=(1, 2, 4, 8, 16, 32, 64)):
     fitted to them (dashed, labelled as predictions), with the ideal line."""
     p = np.asarray(workers, dtype=float)
     s = scaling.serial_fraction_on_parallel(f, measured["workers"])
-    fig = _figure(figsize=(6, 3), dpi=80, layout="constrained")
+    fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
     ax = fig.subplots()
     ax.plot(p, p, color="#999", linewidth=1, label="ideal (S = p)")
     ax.plot(p, scaling.amdahl(f, p), "--", label=f"Amdahl prediction, f = {f:.3f}")
@@ -71,14 +72,4 @@ def speedup_plot(measured: dict, f: float, workers=(1, 2, 4, 8, 16, 32, 64)):
     ax.set_xlabel("workers (beyond 2: predictions)")
     ax.set_ylabel("speed-up")
     ax.legend(fontsize=8)
-    return fig
-
-
-def _figure(**kwargs):
-    """A pyplot figure closed at once: it shows once, as the cell's result, and pyplot
-    keeps no reference to it (importing pyplot also turns on Jupyter's inline images)."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(**kwargs)
-    plt.close(fig)
     return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from . import sizing
+from .figures import closed_figure
 from .sizing import human
 
 
@@ -85,7 +86,7 @@ def plot_models(models=sizing.MODELS, accelerator: sizing.Accelerator = sizing.A
                          peak_tflops=accelerator.peak_tflops, utilization=utilization)
              for m in models]
     names = [m.name for m in models]
-    fig = _figure(figsize=(8, 3), dpi=80, layout="constrained")
+    fig = closed_figure(figsize=(8, 3), dpi=80, layout="constrained")
     left, right = fig.subplots(1, 2)
     left.barh(names, [p.memory_gb for p in plans], color="#4c72b0")
     left.axvline(accelerator.memory_gb, color="#d62728", linestyle="--",
@@ -99,14 +100,4 @@ def plot_models(models=sizing.MODELS, accelerator: sizing.Accelerator = sizing.A
     right.set_xlabel(f"days on 1,024 × {accelerator.name} at {utilization:.0%} MFU")
     right.invert_yaxis()
     right.set_yticklabels([])
-    return fig
-
-
-def _figure(**kwargs):
-    """A pyplot figure closed at once: it shows once, as the cell's result, and pyplot
-    keeps no reference to it (importing pyplot also turns on Jupyter's inline images)."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(**kwargs)
-    plt.close(fig)
     return fig

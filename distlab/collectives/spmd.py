@@ -118,10 +118,7 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
                              kwargs, workers=[w], allow_other_workers=False, pure=False,
                              key=f"rank-{rank}-{group_id}")
                for rank, w in enumerate(workers)]
-    try:
-        return client.gather(futures)
-    finally:
-        del futures
+    return client.gather(futures)
 
 
 def time_allreduce(group: Group, n_bytes: int, algorithm: str, repeats: int) -> list[float]:

@@ -108,3 +108,9 @@ def number(text: str) -> float:
         top, bottom = text.split("/", 1)
         return float(top) / float(bottom)
     return float(text)
+
+
+def yes(answer) -> bool:
+    """Check helper for yes/no answers ("yes", "y", "true", "是", "对"; case and a final
+    "." or "!" ignored)."""
+    return str(answer).strip().lower().strip(" .!") in {"yes", "true", "y", "是", "对"}

@@ -1,10 +1,5 @@
 """Self-checks for chapter 03 (核心算法原理 & 具体操作步骤)."""
-from . import Exercise, number, register
-
-
-def _yes(answer) -> bool:
-    return str(answer).strip().lower().strip(" .!") in {"yes", "true", "y", "是", "对"}
-
+from . import Exercise, number, register, yes
 
 register(Exercise(
     id="03.sync-count",
@@ -19,7 +14,7 @@ register(Exercise(
     id="03.linear",
     question="With averaging as the sync step, do the replicas end with the same values "
              "whether you sync after every write or once after all of them? (yes/no)",
-    is_correct=_yes,
+    is_correct=yes,
     hint="the mean of sums is the sum of means: compare replay(w, 1)['final'] with "
          "replay(w, len(w))['final']",
 ))

@@ -1,17 +1,12 @@
 """Self-checks for chapter 06 (实际应用场景)."""
-from . import Exercise, number, register
-
-
-def _yes(answer) -> bool:
-    return str(answer).strip().lower().strip(" .!") in {"yes", "true", "y", "是", "对"}
-
+from . import Exercise, number, register, yes
 
 register(Exercise(
     id="06.equivalence",
     question="With plain SGD and the same mini-batches, does averaging the *parameters* "
              "after every single step (local SGD with H = 1) give the same model as "
              "averaging the *gradients* (synchronous SGD)? (yes/no)",
-    is_correct=_yes,
+    is_correct=yes,
     hint="write node i's step as θ − η·g_i and take the mean over i: the mean of "
          "θ − η·g_i is θ − η·mean(g_i)",
 ))

@@ -1,10 +1,5 @@
 """Self-checks for chapter 07 (工具和资源推荐: Dask and PyTorch Distributed)."""
-from . import Exercise, number, register
-
-
-def _yes(answer) -> bool:
-    return str(answer).strip().lower().strip(" .!") in {"yes", "true", "y", "是", "对"}
-
+from . import Exercise, number, register, yes
 
 register(Exercise(
     id="07.gloo-sum",
@@ -28,7 +23,7 @@ register(Exercise(
     question="One DistributedDataParallel step and one step of distlab's synchronous "
              "strategy, same model, shards and mini-batches: are the new parameters equal "
              "(to rounding)? (yes/no)",
-    is_correct=_yes,
+    is_correct=yes,
     hint="both average the nodes' gradients and apply the same SGD step: compare "
          "np.abs(ddp - distlab).max() in the cell above",
 ))
