@@ -1,46 +1,6 @@
-"""Command line: ``python -m distlab doctor`` and ``python -m distlab notebooks [NAMES…]``."""
-from __future__ import annotations
-
-import argparse
+"""``python -m distlab``: see :mod:`distlab.cli`."""
 import sys
-from pathlib import Path
 
-from . import book, doctor
+from distlab.cli import main
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distlab",
-                                     description="distlab: executable chapters on Dask")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("doctor", help="check versions, the cluster, the dashboard and Mermaid")
-    run = sub.add_parser("notebooks", help="re-execute chapters in a fresh kernel, top to "
-                                           "bottom, and write their outputs back")
-    run.add_argument("names", nargs="*", help="chapters by number or name (default: all)")
-    bench = sub.add_parser("bench", help="measure the book and the engine on this machine")
-    bench.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
-    bench.add_argument("--out", default="bench-results", help="results folder")
-    args = parser.parse_args(argv)
-
-    if args.command == "doctor":
-        return doctor.run()
-    if args.command == "bench":
-        from . import bench as benchmark
-        frame = benchmark.run(quick=args.quick, out=args.out)
-        print((Path(args.out) / "results.md").read_text())
-        return 0
-    try:
-        paths = book.chapters(args.names)
-    except (ValueError, FileNotFoundError) as exc:
-        parser.error(str(exc))
-    total = 0.0
-    for path in paths:
-        print(f"{path.name} ...", end=" ", flush=True)
-        seconds = book.execute(path)
-        total += seconds
-        print(f"{seconds:.1f} s")
-    print(f"{len(paths)} notebooks in {total:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from distlab import bench
+from distlab.cli import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def test_quick_run_writes_table_csv_and_plot(quick_run):
 
 
 def test_quick_run_measures_every_algorithm_on_both_engines(quick_run):
-    from distlab.collectives import EXACT_ALGORITHMS
+    from distlab.engines.allreduce import EXACT_ALGORITHMS
     frame = pd.read_csv(quick_run[0] / "results.csv")
     for label in bench.QUICK_SIZES:
         measures = set(frame.loc[frame.section == f"allreduce p=2 {label}", "measure"])

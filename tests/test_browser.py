@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from distlab import book
+from distlab.cli import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = book.chapters(folder=ROOT / "notebooks")
+CHAPTERS = notebooks.chapters(folder=ROOT / "notebooks")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic"]

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distlab.collectives import EXACT_ALGORITHMS, make_plan
-from distlab.collectives.calibrate import (Calibration, measure_direct, ping_pong_direct,
-                                           predict_direct, round_seconds)
+from distlab.engines.allreduce import EXACT_ALGORITHMS, make_plan
+from distlab.engines.calibrate import (Calibration, measure_direct, ping_pong_direct,
+    predict_direct, round_seconds)
 
 MADE_UP = Calibration(alpha=1e-4, beta=1e-9, overhead=2e-3, samples=pd.DataFrame(),
                       gamma=3e-10, fixed=5e-4, fresh=2e-10, alpha_both=2e-4, beta_both=3e-9)
@@ -27,7 +27,7 @@ def test_a_one_way_round_uses_one_way_figures_and_a_crossing_round_the_other():
 def test_prediction_adds_up_its_parts(algorithm):
     n = 4096
     plan = make_plan(algorithm, 2)
-    from distlab.collectives.cost import round_bytes
+    from distlab.concepts.cost import round_bytes
     reduced = round_bytes(plan, n, 8)[4].sum(axis=0).max()
     expected = (5e-4 + 2e-10 * n * 8 + 3e-10 * (reduced + n * 8)
                 + round_seconds(plan, n, 8, MADE_UP).sum())

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from distlab import exercises
-from distlab.collectives.sync import local_writes, replay
+from distlab.present import exercises
+from distlab.apps.data_sync import local_writes, replay
 
 
 def test_syncing_every_write_keeps_reads_consistent():

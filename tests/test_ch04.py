@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from distlab import exercises
-from distlab.collectives import (allreduce, bytes_per_node, lower_bound_bytes, make_plan)
-from distlab.collectives.calibrate import Calibration, predict
-from distlab.collectives.dask_engine import critical_path
-from distlab.collectives.explore import cost_explorer, step_view, stepper
-from distlab.collectives.sgd import one_step_two_ways
+from distlab.present import exercises
+from distlab.engines.allreduce import allreduce, make_plan
+from distlab.concepts.cost import bytes_per_node, lower_bound_bytes
+from distlab.engines.calibrate import Calibration, predict
+from distlab.engines.tasks import critical_path
+from distlab.present.collective_views import cost_explorer, step_view, stepper
+from distlab.apps.sgd import one_step_two_ways
 
 
 @pytest.mark.parametrize("algorithm", ["star", "ring", "rabenseifner"])

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from distlab import book
-from distlab.__main__ import main
+from distlab.cli import notebooks
+from distlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,12 +43,12 @@ def test_doctor_reports_an_unreachable_scheduler():
 
 
 def test_chapters_are_found_by_number_or_name():
-    every = book.chapters()
+    every = notebooks.chapters()
     assert [p.name for p in every][:1] == ["00_start_here.ipynb"]
-    assert [p.name for p in book.chapters(["05"])] == ["05_dask_practice.ipynb"]
-    assert book.chapters(["05_dask_practice"]) == book.chapters(["notebooks/05_dask_practice.ipynb"])
+    assert [p.name for p in notebooks.chapters(["05"])] == ["05_dask_practice.ipynb"]
+    assert notebooks.chapters(["05_dask_practice"]) == notebooks.chapters(["notebooks/05_dask_practice.ipynb"])
     with pytest.raises(ValueError, match="no chapter matches 'nope'; known chapters: 00_start_here"):
-        book.chapters(["nope"])
+        notebooks.chapters(["nope"])
 
 
 def test_unknown_chapter_is_a_usage_error(capsys):
@@ -67,7 +67,7 @@ def test_execute_runs_top_to_bottom_and_writes_outputs_back(tmp_path):
                                            "import random; print(random.random())")])
     path = tmp_path / "01_tiny.ipynb"
     nbformat.write(nb, path)
-    book.execute(path)
+    notebooks.execute(path)
     done = json.loads(path.read_text())
     cells = done["cells"]
     assert [c["execution_count"] for c in cells] == [1, 2, 3, 4, 5]
@@ -83,7 +83,7 @@ def test_execute_runs_top_to_bottom_and_writes_outputs_back(tmp_path):
 
 
 def test_committed_notebooks_were_produced_by_the_runner():
-    for path in book.chapters():
+    for path in notebooks.chapters():
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), path.name
@@ -132,7 +132,7 @@ def test_make_lab_serves_chapter_zero():
 
 def test_readme_and_chapter_zero_link_every_chapter():
     import re
-    chapters = {p.name for p in book.chapters()}
+    chapters = {p.name for p in notebooks.chapters()}
     readme = set(re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\)", (ROOT / "README.md").read_text()))
     start = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())
     markdown = "".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")

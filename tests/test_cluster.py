@@ -7,7 +7,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import distlab
-from distlab.cluster import scheduler_address
+from distlab.engines.cluster import scheduler_address
 
 
 def free_port():

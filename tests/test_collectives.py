@@ -6,13 +6,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab.collectives import (ALGORITHMS, EXACT_ALGORITHMS, GOSSIP_ALGORITHMS, Network,
-                                 allreduce, bytes_per_node, closed_form, cost_summary,
-                                 lower_bound_bytes, make_plan)
-from distlab.collectives.explore import (convergence, cost_table, gossip_table, projection,
-                                         rounds_to, step_view, steps_table)
-from distlab.collectives.gossip import (complete_matrix, pairwise_matrix, ring_matrix,
-                                        second_eigenvalue)
+from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce, make_plan
+from distlab.concepts.gossip import GOSSIP_ALGORITHMS
+from distlab.concepts.cost import (Network, bytes_per_node, closed_form, cost_summary,
+    lower_bound_bytes)
+from distlab.present.collective_views import (convergence, cost_table, gossip_table,
+    projection, rounds_to, step_view, steps_table)
+from distlab.concepts.gossip import (complete_matrix, pairwise_matrix, ring_matrix,
+    second_eigenvalue)
 
 NET = Network(alpha=1e-3, bandwidth=1e8)
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import distlab
-from distlab.collectives import ALGORITHMS, allreduce
-from distlab.collectives.calibrate import measure, ping_pong
+from distlab.engines.allreduce import ALGORITHMS, allreduce
+from distlab.engines.calibrate import measure, ping_pong
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_calibration_and_predicted_vs_measured_table(client):
 
 
 def test_guessed_shape_is_checked_on_the_workers(client, workers):
-    from distlab.collectives import api
-    api._LAST_FUTURE_META.clear()
+    from distlab.engines import allreduce
+    allreduce._LAST_FUTURE_META.clear()
 
     def place(*arrays):
         return [client.scatter(a, workers=[w], direct=True, hash=False)

@@ -7,9 +7,9 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import consistency as C
-from distlab.linearizability import TEXTBOOK, Op, as_history, check_linearizable
-from distlab.sim import Latency
+from distlab.apps import stores as C
+from distlab.concepts.linearizability import TEXTBOOK, Op, as_history, check_linearizable
+from distlab.concepts.events import Latency
 
 
 # -- the checker ------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_standard_faults_scale_with_n():
 
 # -- the widget and plots -----------------------------------------------------------------------
 def test_explorer_reruns_on_every_change_and_explains_impossible_settings():
-    from distlab import consistency_widget as W
+    from distlab.present import store_plots as W
 
     html = W.render(3, 2, 2, 10, "sync", seeds=2)
     assert "strong (N=3, R=2, W=2, sync)" in html and "<b>2/2</b>" in html
@@ -319,7 +319,7 @@ def test_explorer_reruns_on_every_change_and_explains_impossible_settings():
 
 
 def test_plots_draw_from_runs_and_tables():
-    from distlab import consistency_widget as W
+    from distlab.present import store_plots as W
 
     run = C.run(C.STRONG, seed=0)
     assert W.timeline_plot(run, 500, 900).axes

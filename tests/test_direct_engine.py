@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.collectives import (ALGORITHMS, EXACT_ALGORITHMS, allreduce, lower_bound_bytes,
-                                 make_plan)
-from distlab.collectives import direct_engine
-from distlab.collectives.direct_engine import STREAM_BYTES, NodeBuffer, plan_from
+from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce, make_plan
+from distlab.concepts.cost import lower_bound_bytes
+from distlab.engines import direct_fast
+from distlab.engines.direct_fast import STREAM_BYTES, NodeBuffer, plan_from
 
 
 # ------------------------------------------------------------------ without a cluster
@@ -118,10 +118,10 @@ def test_direct_engine_with_future_inputs(client, workers, algorithm):
 
 def test_engines_agree_and_the_direct_one_sends_straight(client, workers):
     values = [np.random.default_rng(i).normal(size=BIG) for i in range(2)]
-    before = direct_engine.message_counts(client)
+    before = direct_fast.message_counts(client)
     direct = allreduce(values, "ring", client=client)                 # the default
     tasks = allreduce(values, "ring", client=client, dask_engine="tasks")
-    after = direct_engine.message_counts(client)
+    after = direct_fast.message_counts(client)
     assert direct.dask_engine == "direct" and tasks.dask_engine == "tasks"
     assert all(np.array_equal(a, b) for a, b in zip(direct.values, tasks.values))
     # two rounds, two messages each, all large: raw stream, the copies straight home
@@ -155,8 +155,8 @@ def _allreduce_keys(client):
 
 
 def test_bad_inputs_fail_cleanly(client, workers):
-    from distlab.collectives import api
-    api._LAST_FUTURE_META.clear()
+    from distlab.engines import allreduce
+    allreduce._LAST_FUTURE_META.clear()
     held = _allreduce_keys(client)
 
     def place(*arrays):
@@ -198,7 +198,7 @@ def test_bad_inputs_fail_cleanly(client, workers):
 def test_the_task_engine_does_not_wait_for_a_worker_that_left(client):
     """Tasks pinned to a worker that is gone (allow_other_workers=False) can never run:
     waiting for them raises instead of hanging."""
-    from distlab.collectives.dask_engine import wait_pinned
+    from distlab.engines.tasks import wait_pinned
     gone = "tcp://127.0.0.1:9"                         # no worker there
     future = client.submit(np.ones, 3, workers=[gone], allow_other_workers=False,
                            pure=False)

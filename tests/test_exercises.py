@@ -1,7 +1,7 @@
 """The self-check framework: pure checking, hints on wrong answers, the widget."""
 import pytest
 
-from distlab import exercises
+from distlab.present import exercises
 
 
 def test_every_chapter_exercise_accepts_nothing_wrong():

@@ -1,8 +1,8 @@
-"""distlab.faq: chapter 09's runs. Placement rules and the simulator runs are exact; the
+"""distlab.apps.faq: chapter 09's runs. Placement rules and the simulator runs are exact; the
 cluster runs are checked for their results, never for their timings."""
 import pytest
 
-from distlab import faq
+from distlab.apps import faq
 
 
 def test_replication_keeps_the_store_available():
@@ -25,7 +25,7 @@ def test_averaging_sync_strong_is_exact_eventual_is_close():
 
 
 def test_the_skewed_case_breaks_round_robin_only():
-    from distlab.parallel import lower_bound, simulate_schedule
+    from distlab.concepts.partitioning import lower_bound, simulate_schedule
     d = faq.skewed_durations()
     assert d == [0.2, 0.02] * 4
     assert simulate_schedule(d, 2, "round_robin").makespan == pytest.approx(0.8)

@@ -1,7 +1,8 @@
 """Fault tolerance and replication live on the cluster: kill workers, check what Dask did."""
 import pytest
 
-from distlab import faults, parallel, scaling
+from distlab.apps import faults
+from distlab.concepts import partitioning, scaling
 
 
 def test_fault_schedule_is_seeded_and_in_range():
@@ -42,12 +43,12 @@ def test_kill_worker_rejects_an_unknown_address(client):
 
 
 def test_live_measurements_run_every_task_once(client):
-    durations = parallel.skewed_durations(8, seed=2, mean=0.01)
-    for strategy in parallel.STRATEGIES:
-        out = parallel.run_schedule_on_cluster(client, durations, strategy)
+    durations = partitioning.skewed_durations(8, seed=2, mean=0.01)
+    for strategy in partitioning.STRATEGIES:
+        out = partitioning.run_schedule_on_cluster(client, durations, strategy)
         assert out["indices"] == list(range(8)) and out["makespan (s)"] > 0
-    table = parallel.measure_overhead(client, total_seconds=0.05, task_counts=(2, 16))
+    table = partitioning.measure_overhead(client, total_seconds=0.05, task_counts=(2, 16))
     assert table["tasks"].tolist() == [2, 16]
-    assert parallel.fit_overhead(table, 2) >= 0
+    assert partitioning.fit_overhead(table, 2) >= 0
     measured = scaling.measure_speedup(client, tasks=4, darts=100_000)
     assert measured["same result"] and measured["workers"] == 2

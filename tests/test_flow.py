@@ -1,7 +1,7 @@
 """The document's Mermaid flow (2.4): the same nodes and edges, and an executable walk."""
 import pytest
 
-from distlab import flow
+from distlab.apps import flow
 
 # Section 2.4 of the source document, copied verbatim.
 DOCUMENT_DIAGRAM = """graph TD

@@ -1,4 +1,4 @@
-"""distlab.glossary: both languages for every term, lookups either way, and coverage of
+"""distlab.present.glossary: both languages for every term, lookups either way, and coverage of
 the document's own terms and of the words the chapters use."""
 import json
 import re
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from distlab import glossary
-from distlab.glossary import CHAPTERS, TERMS, find_in, lookup, table, terms
+from distlab.present import glossary
+from distlab.present.glossary import CHAPTERS, TERMS, find_in, lookup, table, terms
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

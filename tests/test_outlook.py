@@ -1,12 +1,12 @@
-"""distlab.outlook: chapter 08's measurements of the two challenges (simulator and cost
+"""distlab.apps.outlook: chapter 08's measurements of the two challenges (simulator and cost
 model exact; the live table checked for shape and plan facts only)."""
 import matplotlib
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import outlook
-from distlab.collectives import Network
+from distlab.apps import outlook
+from distlab.concepts.cost import Network
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import parallel as P
+from distlab.concepts import partitioning as P
 
 costs_lists = st.lists(st.floats(0, 100, allow_nan=False), min_size=1, max_size=30)
 
@@ -149,11 +149,11 @@ def test_inputs_are_not_modified():
 def test_plots_draw():
     import pandas as pd
 
-    from distlab import parallel_plots
+    from distlab.present import schedule_plots
 
     d = P.skewed_durations(12, seed=0)
-    fig = parallel_plots.gantt([P.simulate_schedule(d, 2, s) for s in P.STRATEGIES])
+    fig = schedule_plots.gantt([P.simulate_schedule(d, 2, s) for s in P.STRATEGIES])
     assert len(fig.axes) == 3
     measured = pd.DataFrame([{"tasks": 2, "efficiency": 0.9}, {"tasks": 8, "efficiency": 0.7}])
-    assert parallel_plots.overhead_curve(0.2, 2, 0.002, measured).axes
-    assert parallel_plots.speedup_plot({"workers": 2, "speed-up": 1.8}, 0.9).axes
+    assert schedule_plots.overhead_curve(0.2, 2, 0.002, measured).axes
+    assert schedule_plots.speedup_plot({"workers": 2, "speed-up": 1.8}, 0.9).axes

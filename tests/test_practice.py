@@ -4,21 +4,21 @@ import pytest
 from distributed import get_task_stream
 from hypothesis import given, settings, strategies as st
 
-from distlab import practice
+from distlab.apps import listing
 
 
 def test_worked_example(client):
-    assert practice.data_sync(client, [10, 20, 30]) == [20.0, 20.0, 20.0]
+    assert listing.data_sync(client, [10, 20, 30]) == [20.0, 20.0, 20.0]
 
 
 def test_single_node_keeps_its_value(client):
-    assert practice.data_sync(client, [7.5]) == [7.5]
+    assert listing.data_sync(client, [7.5]) == [7.5]
 
 
 def test_vectors_average_and_leave_the_input_untouched(client):
     nodes = [np.array([1.0, 2.0]), np.array([3.0, 6.0]), np.array([5.0, 10.0])]
     before = [n.copy() for n in nodes]
-    synced = practice.data_sync(client, nodes)
+    synced = listing.data_sync(client, nodes)
     assert len(synced) == 3
     for s in synced:
         np.testing.assert_array_equal(s, [3.0, 6.0])
@@ -31,7 +31,7 @@ def test_vectors_average_and_leave_the_input_untouched(client):
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=7))
 def test_every_node_gets_the_mean(client, values):
-    synced = practice.data_sync(client, values)
+    synced = listing.data_sync(client, values)
     assert len(synced) == len(values)
     assert len(set(synced)) == 1
     assert synced[0] == pytest.approx(np.mean(values), rel=1e-12, abs=1e-9)
@@ -42,20 +42,20 @@ def test_every_node_gets_the_mean(client, values):
 def test_parallel_sum_equals_numpy(client, rows, cols, seed):
     data = np.random.default_rng(seed).normal(size=(rows, cols))
     for partitions in {None, 1, rows}:
-        total = practice.parallel_computation(client, data, partitions=partitions)
+        total = listing.parallel_computation(client, data, partitions=partitions)
         assert total == pytest.approx(data.sum(), rel=1e-12, abs=1e-12)
 
 
 def test_document_array_and_sum_preserved_by_sync(client):
     data = np.random.default_rng(2024).random((100, 100))
-    synced = practice.data_sync(client, list(data))
-    assert practice.parallel_computation(client, data) == pytest.approx(data.sum(), rel=1e-12)
-    assert practice.parallel_computation(client, np.array(synced)) == pytest.approx(data.sum(), rel=1e-12)
+    synced = listing.data_sync(client, list(data))
+    assert listing.parallel_computation(client, data) == pytest.approx(data.sum(), rel=1e-12)
+    assert listing.parallel_computation(client, np.array(synced)) == pytest.approx(data.sum(), rel=1e-12)
 
 
 def test_default_partitions_one_task_per_worker(client):
     with get_task_stream(client) as stream:
-        practice.parallel_computation(client, np.ones((100, 100)))
+        listing.parallel_computation(client, np.ones((100, 100)))
     summed = [t for t in stream.data if t["key"].startswith("sum-")]
     assert len(summed) == 2 == len(client.nthreads())   # not the cached scheduler_info()
 
@@ -72,7 +72,7 @@ def test_default_partitions_one_task_per_worker(client):
 ])
 def test_data_sync_rejects_bad_input(client, values, exc, words):
     with pytest.raises(exc, match=words):
-        practice.data_sync(client, values)
+        listing.data_sync(client, values)
 
 
 @pytest.mark.parametrize("data, kwargs, exc, words", [
@@ -86,14 +86,14 @@ def test_data_sync_rejects_bad_input(client, values, exc, words):
 ])
 def test_parallel_computation_rejects_bad_input(client, data, kwargs, exc, words):
     with pytest.raises(exc, match=words):
-        practice.parallel_computation(client, data, **kwargs)
+        listing.parallel_computation(client, data, **kwargs)
 
 
 def test_a_client_is_required():
     with pytest.raises(TypeError, match="client must be a distributed.Client"):
-        practice.data_sync(None, [1.0])
+        listing.data_sync(None, [1.0])
     with pytest.raises(TypeError, match="client must be a distributed.Client"):
-        practice.parallel_computation("tcp://127.0.0.1:8786", [1.0])
+        listing.parallel_computation("tcp://127.0.0.1:8786", [1.0])
 
 
 def test_the_document_listing_fails_as_the_chapter_says(client):
@@ -101,6 +101,6 @@ def test_the_document_listing_fails_as_the_chapter_says(client):
     namespace = {"__name__": "__main__"}
     with dask.config.set({"scheduler-address": client.scheduler.address}):
         with pytest.raises(TypeError, match="First input to submit must be a callable"):
-            exec(practice.DOCUMENT_LISTING, namespace)
+            exec(listing.DOCUMENT_LISTING, namespace)
     namespace["client"].close()   # the listing's own Client(), connected to our cluster
-    assert "progress" in namespace and "np.mean([node.data for node in data]" in practice.DOCUMENT_LISTING
+    assert "progress" in namespace and "np.mean([node.data for node in data]" in listing.DOCUMENT_LISTING

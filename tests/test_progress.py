@@ -1,8 +1,8 @@
-"""distlab.progress waits for every future and rejects what is not a future."""
+"""distlab.engines.progress waits for every future and rejects what is not a future."""
 import pytest
 
 import distlab
-from distlab.progress import progress
+from distlab.engines.progress import progress
 
 
 def test_progress_returns_when_all_futures_are_done():

@@ -1,9 +1,9 @@
-"""distlab.quiz: the grading is a pure function of the answers; the widget only shows it."""
+"""distlab.present.quiz: the grading is a pure function of the answers; the widget only shows it."""
 import pytest
 from hypothesis import given, strategies as st
 
-from distlab import quiz
-from distlab.quiz import QUESTIONS, Question, grade
+from distlab.present import quiz
+from distlab.present.quiz import QUESTIONS, Question, grade
 
 RIGHT = {q.id: q.answer for q in QUESTIONS}
 

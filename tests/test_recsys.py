@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import recsys as R
+from distlab.apps import recsys as R
 
 SMALL = dict(n_users=300, n_items=60, samples=3000)
 

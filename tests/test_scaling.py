@@ -4,8 +4,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from distlab import availability as A
-from distlab import scaling as S
+from distlab.concepts import availability as A
+from distlab.concepts import scaling as S
 
 fractions = st.floats(0, 1)
 workers = st.integers(2, 4096)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import serving as S
-from distlab import training as T
+from distlab.apps import serving as S
+from distlab.apps import training as T
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
-"""distlab.side_by_side: chapter 07's table and the Dask side of the comparison."""
+"""distlab.apps.torch_compare: chapter 07's table and the Dask side of the comparison."""
 import numpy as np
 import pytest
 
-from distlab import side_by_side, torch_dist
+from distlab.apps import torch_compare
+from distlab.engines import torch_gloo
 
 FAKE_TORCH = [
     {"startup_s": 4.0, "init_s": 0.1, "allreduce_mean": 20.0,
@@ -15,7 +16,7 @@ DASK = {"startup_s": 2.0, "allreduce_s": {8: 0.004, 1 << 20: 0.008}, "step_s": 0
 
 
 def test_table_with_both_tools():
-    t = side_by_side.table(DASK, FAKE_TORCH)
+    t = torch_compare.table(DASK, FAKE_TORCH)
     assert list(t.columns) == ["Dask + distlab", "PyTorch + gloo", "Dask ÷ PyTorch"]
     assert list(t.index) == ["start-up: cluster ready (s)", "all-reduce 8 B, 2 processes (ms)",
                              "all-reduce 1 MiB, 2 processes (ms)",
@@ -26,7 +27,7 @@ def test_table_with_both_tools():
 
 
 def test_table_without_torch_leaves_its_column_empty():
-    t = side_by_side.table(DASK, None)
+    t = torch_compare.table(DASK, None)
     assert t["PyTorch + gloo"].isna().all() and t["Dask ÷ PyTorch"].isna().all()
     assert t["Dask + distlab"].notna().all()
 
@@ -34,33 +35,33 @@ def test_table_without_torch_leaves_its_column_empty():
 def test_run_torch_without_torch_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setattr(torch_dist, "available", lambda: False)
     monkeypatch.delenv("DISTLAB_REQUIRE_TORCH", raising=False)
-    assert side_by_side.run_torch() is None
-    assert torch_dist.INSTALL_COMMAND in capsys.readouterr().out
+    assert torch_compare.run_torch() is None
+    assert torch_gloo.INSTALL_COMMAND in capsys.readouterr().out
 
 
 def test_run_torch_without_torch_fails_when_ci_requires_it(monkeypatch):
     monkeypatch.setattr(torch_dist, "available", lambda: False)
     monkeypatch.setenv("DISTLAB_REQUIRE_TORCH", "1")
     with pytest.raises(ModuleNotFoundError, match="DISTLAB_REQUIRE_TORCH=1 but PyTorch"):
-        side_by_side.run_torch()
+        torch_compare.run_torch()
 
 
 def test_run_torch_rejects_bad_values(monkeypatch):
     monkeypatch.setattr(torch_dist, "available", lambda: True)
     with pytest.raises(ValueError, match="at least 2 numbers"):
-        side_by_side.run_torch([1.0])
+        torch_compare.run_torch([1.0])
     with pytest.raises(TypeError, match="values must be a list"):
-        side_by_side.run_torch(7)
+        torch_compare.run_torch(7)
 
 
 def test_dask_side_has_the_shape_asked_for(client):
-    times = side_by_side.dask_allreduce_seconds(client, sizes=(8, 4096), repeats=1)
+    times = torch_compare.dask_allreduce_seconds(client, sizes=(8, 4096), repeats=1)
     assert sorted(times) == [8, 4096] and all(np.isfinite(v) and v > 0 for v in times.values())
-    assert side_by_side.dask_step_seconds(client, rounds=2) > 0
+    assert torch_compare.dask_step_seconds(client, rounds=2) > 0
 
 
 def test_measure_dask_fills_the_table(client):
-    dask = side_by_side.measure_dask(client, 1.5, sizes=(8,), repeats=1, rounds=1)
+    dask = torch_compare.measure_dask(client, 1.5, sizes=(8,), repeats=1, rounds=1)
     assert dask["startup_s"] == 1.5 and list(dask["allreduce_s"]) == [8]
-    t = side_by_side.table(dask, None)
+    t = torch_compare.table(dask, None)
     assert t["Dask + distlab"].notna().all() and len(t) == 3

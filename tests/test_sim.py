@@ -4,7 +4,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab.sim import Latency, Network, Simulator
+from distlab.concepts.events import Latency, MessageNetwork, Simulator
 
 
 def test_events_run_in_time_order_and_ties_in_schedule_order():
@@ -57,7 +57,7 @@ def test_events_scheduled_by_events_run_in_the_same_run():
 
 def _ping_pong(seed, drop=0.0, latency=Latency(0.01, 0.02)):
     sim = Simulator(seed)
-    net = Network(sim, latency=latency, drop=drop)
+    net = MessageNetwork(sim, latency=latency, drop=drop)
     log = []
 
     def a(m):
@@ -85,7 +85,7 @@ def test_same_seed_same_run_and_different_seed_different_delays():
        dist=st.sampled_from(Latency.DISTRIBUTIONS))
 def test_delays_are_at_least_the_base_latency_and_messages_are_conserved(seed, base, jitter, dist):
     sim = Simulator(seed)
-    net = Network(sim, latency=Latency(base, jitter, dist), drop=0.2)
+    net = MessageNetwork(sim, latency=Latency(base, jitter, dist), drop=0.2)
     arrivals = []
     net.add_node("x", lambda m: None)
     net.add_node("y", lambda m: arrivals.append(sim.now - m.sent_at))
@@ -102,7 +102,7 @@ def test_delays_are_at_least_the_base_latency_and_messages_are_conserved(seed, b
 
 def test_bandwidth_adds_size_over_bandwidth():
     sim = Simulator(0)
-    net = Network(sim, latency=Latency(0.001), bandwidth=1e6)
+    net = MessageNetwork(sim, latency=Latency(0.001), bandwidth=1e6)
     got = []
     net.add_node("x", lambda m: None)
     net.add_node("y", lambda m: got.append(sim.now))
@@ -113,7 +113,7 @@ def test_bandwidth_adds_size_over_bandwidth():
 
 def test_self_send_is_local_and_never_lost():
     sim = Simulator(0)
-    net = Network(sim, latency=Latency(1.0), drop=0.99)
+    net = MessageNetwork(sim, latency=Latency(1.0), drop=0.99)
     got = []
     net.add_node("x", lambda m: got.append(sim.now))
     for _ in range(10):
@@ -124,7 +124,7 @@ def test_self_send_is_local_and_never_lost():
 
 def test_crash_drops_messages_and_timers_and_recover_calls_hook():
     sim = Simulator(0)
-    net = Network(sim, latency=Latency(0.1))
+    net = MessageNetwork(sim, latency=Latency(0.1))
     got, timers, recovered = [], [], []
     net.add_node("x", lambda m: None)
     net.add_node("y", lambda m: got.append(m.payload), on_recover=lambda: recovered.append(sim.now))
@@ -139,7 +139,7 @@ def test_crash_drops_messages_and_timers_and_recover_calls_hook():
     assert timers == ["kept timer"] and recovered == [0.3]
     assert net.stats["dropped: receiver crashed"] == 1
     sim2 = Simulator(0)
-    net2 = Network(sim2)
+    net2 = MessageNetwork(sim2)
     net2.add_node("a", lambda m: None)
     net2.add_node("b", lambda m: None)
     net2.crash("a")
@@ -148,7 +148,7 @@ def test_crash_drops_messages_and_timers_and_recover_calls_hook():
 
 def test_partition_cuts_both_new_and_in_flight_messages_and_heal_restores():
     sim = Simulator(0)
-    net = Network(sim, latency=Latency(0.1))
+    net = MessageNetwork(sim, latency=Latency(0.1))
     got = []
     for name in "abc":
         net.add_node(name, lambda m, name=name: got.append((m.src, name, m.payload)))
@@ -166,7 +166,7 @@ def test_partition_cuts_both_new_and_in_flight_messages_and_heal_restores():
 
 def test_latency_callable_per_link():
     sim = Simulator(0)
-    net = Network(sim, latency=lambda s, d, rng: 0.5 if d == "far" else 0.01)
+    net = MessageNetwork(sim, latency=lambda s, d, rng: 0.5 if d == "far" else 0.01)
     got = {}
     net.add_node("here", lambda m: None)
     net.add_node("near", lambda m: got.setdefault("near", sim.now))
@@ -192,10 +192,10 @@ def test_exponential_latency_has_the_requested_mean():
     (lambda: Simulator(0).run(max_events=-1), ValueError),
     (lambda: Latency(base=-1), ValueError),
     (lambda: Latency(distribution="normal"), ValueError),
-    (lambda: Network("sim"), TypeError),
-    (lambda: Network(Simulator(0), drop=1.0), ValueError),
-    (lambda: Network(Simulator(0), bandwidth=0), ValueError),
-    (lambda: Network(Simulator(0), latency=3), TypeError),
+    (lambda: MessageNetwork("sim"), TypeError),
+    (lambda: MessageNetwork(Simulator(0), drop=1.0), ValueError),
+    (lambda: MessageNetwork(Simulator(0), bandwidth=0), ValueError),
+    (lambda: MessageNetwork(Simulator(0), latency=3), TypeError),
 ])
 def test_bad_input_is_rejected(call, error):
     with pytest.raises(error):
@@ -204,7 +204,7 @@ def test_bad_input_is_rejected(call, error):
 
 def test_bad_network_use_names_the_problem():
     sim = Simulator(0)
-    net = Network(sim)
+    net = MessageNetwork(sim)
     net.add_node("a", lambda m: None)
     with pytest.raises(ValueError, match="already a node"):
         net.add_node("a", lambda m: None)

@@ -4,7 +4,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from distlab import sizing, sizing_widget
+from distlab.concepts import sizing
+from distlab.present import calculator
 
 
 def test_mixed_precision_adam_is_16_bytes_per_parameter_as_in_zero():
@@ -58,16 +59,16 @@ def test_table_has_every_named_model_from_bert_base_to_175b():
 
 
 def test_calculator_renders_the_plan_and_explains_bad_input():
-    html = sizing_widget.render(175e9, 300e9, "bf16", "adam", 80, 312, 0.4)
+    html = calculator.render(175e9, 300e9, "bf16", "adam", 80, 312, 0.4)
     assert "2,800 GB" in html and "<b>35</b>" in html and "16 (2 weights" in html
-    assert "utilization must be a fraction" in sizing_widget.render(1e9, 1e9, "bf16", "adam",
+    assert "utilization must be a fraction" in calculator.render(1e9, 1e9, "bf16", "adam",
                                                                      80, 312, 2.0)
-    widget = sizing_widget.calculator()
+    widget = calculator.calculator()
     out = widget.children[-1]
     assert "2,800 GB" in out.value
     widget.children[1].value = sizing.MODELS[0]           # pick BERT-base
     assert "110M parameters" in out.value
-    assert sizing_widget.plot_models().axes
+    assert calculator.plot_models().axes
 
 
 def test_human_counts():

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.collectives import (ALGORITHMS, EXACT_ALGORITHMS, allreduce, lower_bound_bytes)
-from distlab.collectives.direct_engine import Aborted
-from distlab.collectives.spmd import Group, run_ranks, time_allreduce
+from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce
+from distlab.concepts.cost import lower_bound_bytes
+from distlab.engines.direct_fast import Aborted
+from distlab.engines.spmd import Group, run_ranks, time_allreduce
 
 # the workers are other processes that cannot import this file: send its functions by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

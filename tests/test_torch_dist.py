@@ -1,4 +1,4 @@
-"""distlab.torch_dist: the document's example and one DDP step with PyTorch Distributed
+"""distlab.engines.torch_gloo: the document's example and one DDP step with PyTorch Distributed
 (gloo, CPU processes on 127.0.0.1), equal to distlab's own results.
 
 PyTorch is optional: without it the tests that need it are skipped with the reason, unless
@@ -10,26 +10,26 @@ import socket
 import numpy as np
 import pytest
 
-from distlab import torch_dist
-from distlab.collectives import allreduce
-from distlab.training import apply_gradient, init_params, load_shard, node_gradient, train
+from distlab.engines import torch_gloo
+from distlab.engines.allreduce import allreduce
+from distlab.apps.training import apply_gradient, init_params, load_shard, node_gradient, train
 
 REQUIRED = os.environ.get("DISTLAB_REQUIRE_TORCH") == "1"
 
 
 @pytest.fixture(scope="module")
 def torch_needed():
-    if not torch_dist.available():
+    if not torch_gloo.available():
         if REQUIRED:
             pytest.fail("DISTLAB_REQUIRE_TORCH=1 but PyTorch is not installed; "
                         "pip install torch==2.13.0 (the CPU build)", pytrace=False)
-        pytest.skip(f"PyTorch is not installed (optional; {torch_dist.INSTALL_COMMAND})")
+        pytest.skip(f"PyTorch is not installed (optional; {torch_gloo.INSTALL_COMMAND})")
 
 
 @pytest.fixture(scope="module")
 def two_ranks(torch_needed):
     """One spawn of world size 2 serves most tests: forming the group costs seconds."""
-    return torch_dist.run_ranks([
+    return torch_gloo.run_ranks([
         ("allreduce_mean", {"values": [10.0, 30.0]}),
         ("ddp_step", {"seed": 0, "batch": 32, "lr": 2.0, "steps": 3}),
         ("time_allreduce", {"sizes": (8, 4096), "repeats": 2}),
@@ -40,7 +40,7 @@ def two_ranks(torch_needed):
 # --- without torch: the launcher's checks and the pure helpers --------------------------
 
 def test_free_port_is_bindable():
-    port = torch_dist.free_port()
+    port = torch_gloo.free_port()
     assert 1024 <= port <= 65535
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
@@ -58,37 +58,37 @@ def test_free_port_is_bindable():
 ])
 def test_bad_jobs_are_rejected_before_anything_starts(jobs, error, match):
     with pytest.raises(error, match=match):
-        torch_dist.run_ranks(jobs, world_size=2)
+        torch_gloo.run_ranks(jobs, world_size=2)
 
 
 def test_bad_world_size_timeout_and_values():
     with pytest.raises(TypeError, match="world_size must be an int"):
-        torch_dist.run_ranks("ddp_step", world_size=2.0)
+        torch_gloo.run_ranks("ddp_step", world_size=2.0)
     with pytest.raises(ValueError, match="world_size must be between 1 and 16"):
-        torch_dist.run_ranks("ddp_step", world_size=0)
+        torch_gloo.run_ranks("ddp_step", world_size=0)
     with pytest.raises(ValueError, match="timeout must be a positive"):
-        torch_dist.run_ranks("ddp_step", timeout=0)
+        torch_gloo.run_ranks("ddp_step", timeout=0)
     with pytest.raises(TypeError, match="values must be a list"):
-        torch_dist.allreduce_example("10 20 30")
+        torch_gloo.allreduce_example("10 20 30")
     with pytest.raises(ValueError, match="values\\[1\\] must be finite"):
-        torch_dist.allreduce_example([1, float("nan")])
+        torch_gloo.allreduce_example([1, float("nan")])
     with pytest.raises(TypeError, match="values\\[0\\] must be a number"):
-        torch_dist.allreduce_example([None, 1])
+        torch_gloo.allreduce_example([None, 1])
     with pytest.raises(ValueError, match="1 to 16 numbers"):
-        torch_dist.allreduce_example([])
+        torch_gloo.allreduce_example([])
 
 
 def test_without_torch_the_launcher_says_how_to_install(monkeypatch):
     monkeypatch.setattr(torch_dist, "available", lambda: False)
     with pytest.raises(ModuleNotFoundError, match="pip install torch"):
-        torch_dist.run_ranks("ddp_step")
+        torch_gloo.run_ranks("ddp_step")
 
 
 # --- with torch -------------------------------------------------------------------------
 
 def test_the_documents_example_on_three_processes(torch_needed):
     values = [10, 20, 30]
-    assert torch_dist.allreduce_example(values) == [20.0, 20.0, 20.0]
+    assert torch_gloo.allreduce_example(values) == [20.0, 20.0, 20.0]
     assert values == [10, 20, 30]                                  # input untouched
     assert not [p for p in multiprocessing.active_children()
                 if p.name.startswith("torch-rank")]                 # every rank joined
@@ -142,6 +142,6 @@ def test_a_failing_rank_reports_its_traceback_and_its_peers_are_stopped(torch_ne
     """Rank 0 fails alone (a one-rank job); rank 1 would wait for it forever at the final
     barrier, so the launcher must stop it."""
     with pytest.raises(RuntimeError, match="rank 0 failed:(.|\n)*one number per rank"):
-        torch_dist.run_ranks([("allreduce_mean", {"values": [1.0, 2.0]}, 1)], world_size=2)
+        torch_gloo.run_ranks([("allreduce_mean", {"values": [1.0, 2.0]}, 1)], world_size=2)
     assert not [p for p in multiprocessing.active_children()
                 if p.name.startswith("torch-rank")]

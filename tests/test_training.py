@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from distlab import training as T
+from distlab.apps import training as T
 
 
 # ---- data and model, no cluster --------------------------------------------------------
@@ -218,7 +218,7 @@ def test_describe_shards(client):
 
 
 def test_chapter_06_self_checks():
-    from distlab import exercises
+    from distlab.present import exercises
     assert exercises.all_ids("06") == ["06.equivalence", "06.hedge-load", "06.hot-load",
                                        "06.local-rounds"]
     right = {"06.equivalence": "yes", "06.local-rounds": "96", "06.hedge-load": "5%",

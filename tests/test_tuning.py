@@ -1,4 +1,4 @@
-"""distlab.tuning: the job, the configurations, the cost model (pure), and tune() on the
+"""distlab.apps.tuning: the job, the configurations, the cost model (pure), and tune() on the
 live cluster (results checked against numpy; no timing asserted)."""
 import dataclasses
 import math
@@ -9,12 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import distlab
-from distlab.collectives import EXACT_ALGORITHMS, make_plan
-from distlab.collectives.calibrate import Calibration, round_seconds
-from distlab.tuning import (NO_ALLREDUCE, REFERENCE, ClusterModel, Config, Job,
-                            allreduce_seconds, candidates, check_config, default_config,
-                            make_rows, partial_gradient, partition_sizes, predict_seconds,
-                            predict_table, reference_gradient, run, tune)
+from distlab.engines.allreduce import EXACT_ALGORITHMS, make_plan
+from distlab.engines.calibrate import Calibration, round_seconds
+from distlab.apps.tuning import (NO_ALLREDUCE, REFERENCE, ClusterModel, Config, Job,
+    allreduce_seconds, candidates, check_config, default_config, make_rows, partial_gradient,
+    partition_sizes, predict_seconds, predict_table, reference_gradient, run, tune)
 
 matplotlib.use("Agg")
 SMALL = Job(rows=24, inputs=4, features=64, seed=1)
@@ -243,7 +242,7 @@ def test_tune_measures_the_default_and_chooses_among_what_it_measured(client):
     assert t.gain >= 1.0                              # the default was a candidate too
     text = str(t)
     assert "gain over the default" in text and str(t.chosen) in text
-    fig = distlab.tuning.plot(t)
+    fig = distlab.apps.tuning.plot(t)
     assert fig.axes[0].get_xlabel() == "predicted (ms)"
     import matplotlib.pyplot as plt
     plt.close(fig)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.warmup import darts_in_circle, estimate_pi
+from distlab.concepts.darts import darts_in_circle, estimate_pi
 
 
 @settings(max_examples=20, deadline=None)

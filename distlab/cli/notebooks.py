@@ -1,0 +1,90 @@
+"""The chapters as files: find them and re-execute them, the one way outputs are produced."""
+from __future__ import annotations
+
+import re
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+KERNEL = "python3"
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/``: next to the package, else found from the cwd up."""
+    candidates = [Path(__file__).resolve().parents[2] / "notebooks"]
+    candidates += [p / "notebooks" for p in (Path.cwd(), *Path.cwd().parents)]
+    for candidate in candidates:
+        if any(candidate.glob("[0-9][0-9]_*.ipynb")):
+            return candidate
+    raise FileNotFoundError("no notebooks/ folder with chapters found next to distlab "
+                            "or above the current directory; run from the repository")
+
+
+def chapters(names=(), folder: Path | None = None) -> list[Path]:
+    """Chapter paths in order; ``names`` selects by file name, stem or number prefix."""
+    folder = folder or notebooks_dir()
+    every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return every
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        match = [p for p in every if p.stem == stem or p.stem.startswith(stem + "_")
+                 or p.stem.split("_")[0] == stem]
+        if not match:
+            known = ", ".join(p.stem for p in every)
+            raise ValueError(f"no chapter matches {name!r}; known chapters: {known}")
+        chosen += [p for p in match if p not in chosen]
+    return chosen
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run ``path`` top to bottom in a fresh kernel and write its outputs back; seconds taken."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    for cell in nb.cells:
+        _tag_markers(cell)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - start
+    _strip_machine_paths(nb, path.parent.parent)
+    nb.metadata.pop("widgets", None)  # random model ids; nbval ignores widget views anyway
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+# A marker comment may carry its reason ("# NBVAL_IGNORE_OUTPUT: the port is random"), but
+# nbval only reads a bare marker; the equivalent cell tags are read by nbval and nbclient.
+MARKER_TAGS = {"NBVAL_IGNORE_OUTPUT": "nbval-ignore-output",
+               "NBVAL_RAISES_EXCEPTION": "raises-exception", "NBVAL_SKIP": "nbval-skip"}
+
+
+def _tag_markers(cell) -> None:
+    if cell.cell_type != "code":
+        return
+    for line in cell.source.splitlines():
+        words = line.strip().lstrip("#").replace(":", " ").split()
+        if line.strip().startswith("#") and words and words[0] in MARKER_TAGS:
+            tags = cell.metadata.setdefault("tags", [])
+            if MARKER_TAGS[words[0]] not in tags:
+                tags.append(MARKER_TAGS[words[0]])
+
+
+def _strip_machine_paths(nb, repository: Path) -> None:
+    """Tracebacks name files by absolute path; keep this machine's layout out of the book."""
+    prefixes = {sysconfig.get_paths()["purelib"]: "<site-packages>",
+                sysconfig.get_paths()["stdlib"]: "<python>",
+                str(repository): "<distlab>", sys.prefix: "<env>"}
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True)))
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [pattern.sub(lambda m: prefixes[m.group(0)], line)
+                                       for line in output["traceback"]]

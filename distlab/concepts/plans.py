@@ -1,0 +1,267 @@
+"""All-reduce algorithms as plans: data that says who sends what to whom, round by round.
+
+A plan does not know where it runs or what the values are. Each round is a list of
+transfers; a transfer names a source node, a destination node, a chunk of the vector and
+what the destination does with it:
+
+- ``"reduce"``: add the received chunk to its own (``own += received``);
+- ``"copy"``: replace its own chunk by the received one;
+- ``"mix"``: gossip averaging with a weight ``w``: the destination keeps
+  ``1 - Σ w`` of its own chunk and adds ``w ×`` each received chunk (the row of a doubly
+  stochastic matrix W; see :mod:`distlab.concepts.gossip`).
+
+Every message of a round is read from the buffers as they were at the start of the round,
+then every destination applies what it received, in source order: rounds are synchronous.
+
+The vector is cut into ``plan.blocks`` chunks the way ``numpy.array_split`` cuts it (the
+first ``n % blocks`` chunks one element longer), so a plan works for any vector length,
+including lengths the node count does not divide, and for vectors shorter than the node
+count (some chunks are then empty and their messages carry 0 bytes). A chunk is a range
+of block indices ``(lo, hi)``; ``(0, plan.blocks)`` is the whole vector.
+
+Exact algorithms leave every node with the sum; the final local step divides by
+``plan.divide_by`` (= N). Gossip plans mix instead and need no final step.
+
+The algorithms, naive first (costs from Thakur, Rabenseifner & Gropp, "Optimization of
+Collective Communication Operations in MPICH", IJHPCA 19(1), 2005; α per message, β per
+byte, n bytes per node, p nodes):
+
+============================  ===========================  ==========================
+algorithm                     rounds                        bytes sent by busiest node
+============================  ===========================  ==========================
+star (parameter server)       2                             (p-1)·n   (the root)
+tree (binomial)               2⌈lg p⌉                       ⌈lg p⌉·n  (the root)
+recursive_doubling            lg p  (+2 if p not 2^k)       lg p·n
+ring                          2(p-1)                        2(p-1)/p·n
+rabenseifner                  2 lg p (+2 if p not 2^k)      2(p-1)/p·n
+============================  ===========================  ==========================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: The three things a destination can do with a chunk it receives.
+OPS = ("reduce", "copy", "mix")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One message: ``src`` sends blocks ``chunk = (lo, hi)`` of its buffer to ``dst``."""
+    src: int
+    dst: int
+    chunk: tuple[int, int]
+    op: str = "reduce"
+    weight: float = 1.0        # only used by "mix"
+
+    def describe(self, blocks: int | None = None) -> str:
+        """``"0→1 block 2 (add)"``; with the plan's block count, a whole-vector message
+        reads ``"0→1 all (add)"``."""
+        what = {"reduce": "add", "copy": "copy", "mix": f"mix×{self.weight:.3g}"}[self.op]
+        lo, hi = self.chunk
+        if blocks is not None and (lo, hi) == (0, blocks):
+            part = "all"
+        else:
+            part = f"block {lo}" if hi == lo + 1 else f"blocks {lo}–{hi - 1}"
+        return f"{self.src}→{self.dst} {part} ({what})"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class Round:
+    """Transfers that happen at the same time, with a label for the learner."""
+    transfers: tuple[Transfer, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An all-reduce algorithm for ``n_nodes`` nodes, as data."""
+    algorithm: str
+    n_nodes: int
+    blocks: int                          # the vector is cut into this many chunks
+    rounds: tuple[Round, ...]
+    divide_by: int | None = None         # exact algorithms: final local step, sum / N
+    exact: bool = True                   # False for gossip: the mean within a tolerance
+    notes: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_rounds(self) -> int:
+        return len(self.rounds)
+
+    def describe(self) -> list[str]:
+        """One line per round: its label and its transfers."""
+        return [f"round {k}: {r.label}: "
+                + ", ".join(t.describe(self.blocks) for t in r.transfers)
+                for k, r in enumerate(self.rounds, start=1)]
+
+
+def _whole(plan_blocks: int) -> tuple[int, int]:
+    return (0, plan_blocks)
+
+
+# --------------------------------------------------------------------------------------
+# naive: star / parameter server
+# --------------------------------------------------------------------------------------
+
+def star(p: int, root: int = 0) -> Plan:
+    """Parameter server: every node sends its vector to the root, which adds them up, then
+    the root sends the sum back to every node.
+
+    The textbook picture and the naive baseline: two rounds, but the root sends and
+    receives (p-1)·n bytes, p/2 times the lower bound 2(p-1)/p·n (Patarasuk & Yuan 2009),
+    so it is the bottleneck as p grows.
+    """
+    others = [i for i in range(p) if i != root]
+    if not others:
+        return Plan("star", p, 1, (), divide_by=p)
+    gather = Round(tuple(Transfer(i, root, (0, 1), "reduce") for i in others),
+                   f"gather to root {root}")
+    bcast = Round(tuple(Transfer(root, i, (0, 1), "copy") for i in others),
+                  f"root {root} broadcasts")
+    return Plan("star", p, 1, (gather, bcast), divide_by=p)
+
+
+# --------------------------------------------------------------------------------------
+# binomial tree: reduce to the root, then broadcast
+# --------------------------------------------------------------------------------------
+
+def tree(p: int) -> Plan:
+    """Binomial tree: reduce to node 0 in ⌈lg p⌉ rounds, then broadcast back in ⌈lg p⌉.
+
+    Improves on the star's root: each round every node sends at most one message, so the
+    root's latency term is 2⌈lg p⌉·α instead of 2(p-1)·α; but each message is the whole
+    vector, so for long vectors it moves ⌈lg p⌉·n through the root.
+    Works for any p: in round k, node i with i mod 2^(k+1) = 2^k sends to i - 2^k.
+    """
+    levels = (p - 1).bit_length()          # ⌈lg p⌉, 0 for p = 1
+    reduce_rounds = []
+    for k in range(levels):
+        step = 1 << k
+        sends = tuple(Transfer(i, i - step, (0, 1), "reduce")
+                      for i in range(step, p, 2 * step))
+        reduce_rounds.append(Round(sends, f"reduce, level {k + 1}"))
+    bcast_rounds = []
+    for k in reversed(range(levels)):
+        step = 1 << k
+        sends = tuple(Transfer(i - step, i, (0, 1), "copy")
+                      for i in range(step, p, 2 * step))
+        bcast_rounds.append(Round(sends, f"broadcast, level {levels - k}"))
+    return Plan("tree", p, 1, tuple(reduce_rounds + bcast_rounds), divide_by=p)
+
+
+# --------------------------------------------------------------------------------------
+# non-power-of-two: fold the extra nodes in, and out again
+# --------------------------------------------------------------------------------------
+
+def _fold(p: int, blocks: int) -> tuple[int, list[int], Round | None, Round | None]:
+    """For p not a power of two (MPICH's approach): with p' = 2^⌊lg p⌋ and r = p - p',
+    the first 2r nodes pair up, each even node adds its vector into its odd neighbour and
+    sits out; at the end the odd neighbour copies the result back. Returns p', the p'
+    nodes that take part (in rank order), and the fold-in / fold-out rounds."""
+    p2 = 1 << (p.bit_length() - 1)
+    extra = p - p2
+    if extra == 0:
+        return p2, list(range(p)), None, None
+    active = [2 * m + 1 for m in range(extra)] + list(range(2 * extra, p))
+    fold_in = Round(tuple(Transfer(2 * m, 2 * m + 1, (0, blocks), "reduce")
+                          for m in range(extra)), "fold in: extra nodes hand over")
+    fold_out = Round(tuple(Transfer(2 * m + 1, 2 * m, (0, blocks), "copy")
+                           for m in range(extra)), "fold out: extra nodes get the result")
+    return p2, active, fold_in, fold_out
+
+
+# --------------------------------------------------------------------------------------
+# recursive doubling (butterfly)
+# --------------------------------------------------------------------------------------
+
+def recursive_doubling(p: int) -> Plan:
+    """Butterfly: in round k each node swaps its whole vector with the node whose rank
+    differs in bit k, and both add. lg p rounds, the fewest possible: best for short
+    vectors (MPICH's choice below 2 KiB), but every round moves the whole vector.
+    """
+    p2, active, fold_in, fold_out = _fold(p, 1)
+    rounds = [fold_in] if fold_in else []
+    mask = 1
+    while mask < p2:
+        sends = tuple(Transfer(active[v], active[v ^ mask], (0, 1), "reduce")
+                      for v in range(p2))
+        rounds.append(Round(sends, f"exchange at distance {mask}"))
+        mask <<= 1
+    if fold_out:
+        rounds.append(fold_out)
+    return Plan("recursive_doubling", p, 1, tuple(rounds), divide_by=p)
+
+
+# --------------------------------------------------------------------------------------
+# ring: reduce-scatter, then all-gather
+# --------------------------------------------------------------------------------------
+
+def ring(p: int) -> Plan:
+    """Ring all-reduce (Patarasuk & Yuan 2009; Baidu; Horovod): cut the vector into p
+    chunks; in p-1 reduce-scatter rounds each node passes one chunk to its right
+    neighbour, which adds it, until node i holds the full sum of chunk i+1; then p-1
+    all-gather rounds pass the finished chunks around the ring.
+
+    Each node sends 2(p-1)/p·n bytes, the lower bound, whatever p is: bandwidth-optimal.
+    The price is 2(p-1) rounds, so the latency term grows linearly with p.
+    """
+    rounds = []
+    for k in range(p - 1):
+        sends = tuple(Transfer(i, (i + 1) % p, (c, c + 1), "reduce")
+                      for i in range(p) for c in [(i - k) % p])
+        rounds.append(Round(sends, f"reduce-scatter {k + 1}/{p - 1}"))
+    for k in range(p - 1):
+        sends = tuple(Transfer(i, (i + 1) % p, (c, c + 1), "copy")
+                      for i in range(p) for c in [(i + 1 - k) % p])
+        rounds.append(Round(sends, f"all-gather {k + 1}/{p - 1}"))
+    return Plan("ring", p, max(p, 1), tuple(rounds), divide_by=p)
+
+
+# --------------------------------------------------------------------------------------
+# Rabenseifner: recursive halving, then recursive doubling
+# --------------------------------------------------------------------------------------
+
+def rabenseifner(p: int) -> Plan:
+    """Rabenseifner (CUG 2004; Thakur et al. 2005): a reduce-scatter by recursive halving
+    (each round swap half of what you are responsible for with the partner at distance
+    p/2, p/4, …, 1), then an all-gather by recursive doubling (distance 1, 2, …, p/2).
+
+    Bandwidth-optimal like the ring, 2(p-1)/p·n bytes per node, with 2 lg p rounds
+    instead of 2(p-1): the practical choice for long vectors (MPICH, Open MPI).
+    For p not a power of two, two fold rounds add n bytes at the extra nodes.
+    """
+    p2, active, fold_in, fold_out = _fold(p, max(1 << (p.bit_length() - 1), 1))
+    blocks = p2
+    rounds = [fold_in] if fold_in else []
+    mask = p2 >> 1
+    while mask >= 1:                                   # recursive halving
+        sends = []
+        for v in range(p2):
+            base = (v // (2 * mask)) * 2 * mask
+            lower, upper = (base, base + mask), (base + mask, base + 2 * mask)
+            give = upper if v & mask == 0 else lower  # keep my half, send the other
+            sends.append(Transfer(active[v], active[v ^ mask], give, "reduce"))
+        rounds.append(Round(tuple(sends), f"halving at distance {mask}"))
+        mask >>= 1
+    mask = 1
+    while mask < p2:                                   # recursive doubling
+        sends = []
+        for v in range(p2):
+            base = (v // mask) * mask
+            sends.append(Transfer(active[v], active[v ^ mask], (base, base + mask), "copy"))
+        rounds.append(Round(tuple(sends), f"doubling at distance {mask}"))
+        mask <<= 1
+    if fold_out:
+        rounds.append(fold_out)
+    return Plan("rabenseifner", p, blocks, tuple(rounds), divide_by=p)
+
+
+EXACT_BUILDERS = {
+    "star": star,
+    "tree": tree,
+    "ring": ring,
+    "recursive_doubling": recursive_doubling,
+    "rabenseifner": rabenseifner,
+}

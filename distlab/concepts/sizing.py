@@ -1,0 +1,266 @@
+"""Why one machine is not enough: memory and compute arithmetic for large models.
+
+Pure functions, no cluster. Each rule of thumb names where it comes from:
+
+- **Bytes per parameter in training.** Weights and gradients in the training precision,
+  plus the optimizer's state. Mixed-precision Adam keeps fp16/bf16 weights and gradients
+  (2 + 2 bytes) and, in fp32, a master copy of the weights, Adam's first and second
+  moments (4 + 4 + 4 = 12 bytes): 16 bytes per parameter. Rajbhandari et al., "ZeRO:
+  Memory Optimizations Toward Training Trillion Parameter Models", SC 2020, §3.1
+  ("2Ψ + 2Ψ + KΨ" with K = 12). Plain fp32 Adam: 4 + 4 + 8 = 16 bytes too; SGD with
+  momentum keeps one extra value per parameter, plain SGD none (Loshchilov & Hutter's
+  AdamW keeps the same two moments as Adam).
+- **Activations are left out.** They depend on batch size, sequence length and
+  recomputation; Korthikanti et al., "Reducing Activation Recomputation in Large
+  Transformer Models", 2022, give per-layer formulas. So the memory here is a lower bound.
+- **Training compute ≈ 6 × parameters × tokens** floating-point operations: 2 per
+  parameter per token forward, 4 backward. Kaplan et al., "Scaling Laws for Neural
+  Language Models", 2020, §2.1 (C ≈ 6N per token). With full activation recomputation
+  the forward pass runs twice: ≈ 8 × N × D (Narayanan et al., "Efficient Large-Scale
+  Language Model Training on GPU Clusters Using Megatron-LM", SC 2021, §5.1).
+- **Inference ≈ 2 × parameters** FLOPs per token (Kaplan et al. 2020, §2.1).
+- **Utilisation.** Real training reaches only part of an accelerator's peak: model FLOPs
+  utilisation (MFU) of 46 % for PaLM 540B, 21 % for GPT-3, 30 % for Megatron-Turing NLG
+  (Chowdhery et al., "PaLM", 2022, Table 3); Narayanan et al. 2021 report 140 of 312
+  TFLOP/s (45 %) per A100 for GPT-3 175B. The default here is 40 %.
+
+Check against the papers: 6 × 175e9 × 300e9 = 3.15e23 FLOPs, and Brown et al. ("Language
+Models are Few-Shot Learners", 2020, Table D.1) list 3.14e23 for GPT-3 175B; 8 × 175e9 ×
+300e9 on 1,024 A100s at 140 TFLOP/s gives 33.9 days, and Narayanan et al. write "about
+34 days".
+
+Units: bytes are counted exactly; displayed memory is in GB = 10⁹ bytes, as accelerator
+datasheets state it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+
+__all__ = ["Model", "Accelerator", "MODELS", "ACCELERATORS", "PRECISIONS", "OPTIMIZERS",
+           "bytes_per_parameter", "memory_bytes", "training_flops", "inference_flops",
+           "devices_for_memory", "training_days", "device_hours", "plan", "TrainingEstimate", "table", "GB",
+           "human", "matmul_tflops"]
+
+GB = 1e9
+SECONDS_PER_DAY = 86_400
+
+#: Bytes per stored number.
+PRECISIONS = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
+#: Extra fp32 numbers the optimizer keeps per parameter (besides a master copy).
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    parameters: float
+    tokens: float          # training tokens
+    source: str
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    name: str
+    memory_gb: float
+    peak_tflops: float     # dense 16-bit tensor throughput, TFLOP/s
+    source: str
+
+
+#: Named models, from BERT-base to a 175B model, with their published training tokens.
+MODELS = (
+    Model("BERT-base", 110e6, 128e9,
+          "Devlin et al. 2019, §A.2: 1M steps × 256 sequences × 512 tokens ≈ 128,000 tokens/batch"),
+    Model("BERT-large", 340e6, 128e9, "Devlin et al. 2019, §A.2 (same schedule as BERT-base)"),
+    Model("GPT-3 XL 1.3B", 1.3e9, 300e9, "Brown et al. 2020, Table 2.1: every GPT-3 size saw 300B tokens"),
+    Model("Llama 2 7B", 7e9, 2e12, "Touvron et al. 2023, Table 1: 2.0T tokens"),
+    Model("Llama 2 70B", 70e9, 2e12, "Touvron et al. 2023, Table 1: 2.0T tokens"),
+    Model("Chinchilla 70B", 70e9, 1.4e12, "Hoffmann et al. 2022: 1.4T tokens"),
+    Model("GPT-3 175B", 175e9, 300e9, "Brown et al. 2020, Table 2.1: 300B tokens"),
+)
+
+#: Accelerators from their datasheets (dense fp16/bf16 tensor-core peak, no sparsity).
+ACCELERATORS = (
+    Accelerator("V100 32GB", 32, 125, "NVIDIA V100 datasheet: 125 TFLOP/s tensor"),
+    Accelerator("A100 80GB", 80, 312, "NVIDIA A100 datasheet: 312 TFLOP/s bf16"),
+    Accelerator("H100 SXM 80GB", 80, 989, "NVIDIA H100 datasheet: 989 TFLOP/s bf16 dense"),
+)
+
+
+def human(x: float) -> str:
+    """110e6 → '110M', 1.3e9 → '1.3B', 2e12 → '2T' (no space, so it never reads as bytes)."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _choice(value, name: str, options) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+    return value
+
+
+def bytes_per_parameter(precision: str = "bf16", optimizer: str = "adam",
+                        training: bool = True) -> dict[str, float]:
+    """Bytes each parameter costs, by part: weights, gradients, master copy, optimizer.
+
+    In training with fp16/bf16 (mixed precision) a fp32 master copy of the weights is
+    kept and the optimizer state is fp32 (ZeRO §3.1); in fp32 training the weights are
+    the master copy. Inference keeps the weights only. int8/int4 are inference formats.
+    """
+    _choice(precision, "precision", PRECISIONS)
+    _choice(optimizer, "optimizer", OPTIMIZERS)
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, got {type(training).__name__}")
+    size = PRECISIONS[precision]
+    if not training:
+        return {"weights": size, "gradients": 0, "master weights": 0, "optimizer state": 0}
+    if precision not in ("fp32", "fp16", "bf16"):
+        raise ValueError(f"precision {precision!r} is for inference; training uses fp32, "
+                         "fp16 or bf16")
+    mixed = precision != "fp32"
+    return {"weights": size, "gradients": size, "master weights": 4 if mixed else 0,
+            "optimizer state": 4 * OPTIMIZERS[optimizer]}
+
+
+def memory_bytes(parameters: float, precision: str = "bf16", optimizer: str = "adam",
+                 training: bool = True) -> float:
+    """Bytes to hold a model's weights (and, in training, gradients and optimizer state).
+    Activations not included: a lower bound."""
+    parameters = _positive(parameters, "parameters")
+    return parameters * sum(bytes_per_parameter(precision, optimizer, training).values())
+
+
+def training_flops(parameters: float, tokens: float, recompute: bool = False) -> float:
+    """≈ 6 N D (Kaplan et al. 2020); 8 N D with full activation recomputation
+    (Narayanan et al. 2021)."""
+    parameters = _positive(parameters, "parameters")
+    tokens = _positive(tokens, "tokens")
+    if not isinstance(recompute, bool):
+        raise TypeError(f"recompute must be True or False, got {type(recompute).__name__}")
+    return (8 if recompute else 6) * parameters * tokens
+
+
+def inference_flops(parameters: float, tokens: float = 1) -> float:
+    """≈ 2 N FLOPs per generated token (Kaplan et al. 2020)."""
+    return 2 * _positive(parameters, "parameters") * _positive(tokens, "tokens")
+
+
+def devices_for_memory(memory: float, device_memory_gb: float) -> int:
+    """The fewest devices whose memory adds up to ``memory`` bytes (the state split evenly,
+    as ZeRO-3 / FSDP do; activations and fragmentation need more)."""
+    memory = _positive(memory, "memory")
+    device = _positive(device_memory_gb, "device_memory_gb") * GB
+    ratio = memory / device
+    nearest = round(ratio)
+    if nearest and abs(ratio - nearest) <= 1e-12 * ratio:   # an exact fit, up to rounding
+        return max(1, nearest)
+    return max(1, math.ceil(ratio))
+
+
+def training_days(flops: float, devices: int, peak_tflops: float,
+                  utilization: float = 0.4) -> float:
+    """Days of training: FLOPs ÷ (devices × peak × utilisation)."""
+    flops = _positive(flops, "flops")
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise ValueError(f"devices must be a positive int, got {devices!r}")
+    peak = _positive(peak_tflops, "peak_tflops") * 1e12
+    utilization = _positive(utilization, "utilization")
+    if utilization > 1:
+        raise ValueError(f"utilization must be a fraction in (0, 1], got {utilization!r}")
+    return flops / (devices * peak * utilization) / SECONDS_PER_DAY
+
+
+def device_hours(flops: float, peak_tflops: float, utilization: float = 0.4) -> float:
+    """Accelerator-hours of training (what papers report as "GPU hours")."""
+    return training_days(flops, 1, peak_tflops, utilization) * 24
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """What one training run needs: memory, devices to hold it, compute and days."""
+    parameters: float
+    tokens: float
+    memory_gb: float
+    devices: int
+    flops: float
+    days: float
+    days_on_1024: float
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [("memory (weights, gradients, optimizer)", f"{self.memory_gb:,.0f} GB"),
+                ("devices just to hold it", f"{self.devices:,}"),
+                ("training compute", f"{self.flops:.2e} FLOPs"),
+                (f"days on {self.devices:,} device{'s' * (self.devices > 1)}", f"{self.days:,.1f}"),
+                ("days on 1,024 devices", f"{self.days_on_1024:,.1f}")]
+
+
+def plan(parameters: float, tokens: float, *, precision: str = "bf16", optimizer: str = "adam",
+         device_memory_gb: float = 80, peak_tflops: float = 312, utilization: float = 0.4,
+         recompute: bool = False) -> TrainingEstimate:
+    """The calculator: model size and tokens, precision and optimizer, accelerator memory
+    and speed → memory, devices needed to hold the training state, FLOPs, and days on
+    those devices and on 1,024 of them (defaults: an A100 80GB at 40 % utilisation)."""
+    memory = memory_bytes(parameters, precision, optimizer, training=True)
+    flops = training_flops(parameters, tokens, recompute)
+    devices = devices_for_memory(memory, device_memory_gb)
+    return TrainingEstimate(parameters=float(parameters), tokens=float(tokens), memory_gb=memory / GB,
+                devices=devices, flops=flops,
+                days=training_days(flops, devices, peak_tflops, utilization),
+                days_on_1024=training_days(flops, 1024, peak_tflops, utilization))
+
+
+def table(models=MODELS, accelerator: Accelerator = ACCELERATORS[1], *,
+          precision: str = "bf16", optimizer: str = "adam", utilization: float = 0.4):
+    """One row per named model: memory, devices, FLOPs and days on ``accelerator``."""
+    import pandas as pd
+
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one Model")
+    rows = []
+    for m in models:
+        if not isinstance(m, Model):
+            raise TypeError(f"models must hold Model objects, got {type(m).__name__}")
+        p = plan(m.parameters, m.tokens, precision=precision, optimizer=optimizer,
+                 device_memory_gb=accelerator.memory_gb, peak_tflops=accelerator.peak_tflops,
+                 utilization=utilization)
+        rows.append({"model": m.name, "parameters": human(m.parameters),
+                     "tokens": human(m.tokens),
+                     "inference weights (GB)": round(memory_bytes(m.parameters, precision,
+                                                                  training=False) / GB, 1),
+                     "training state (GB)": round(p.memory_gb, 1),
+                     f"{accelerator.name} to hold it": p.devices,
+                     "training FLOPs (6ND)": f"{p.flops:.2e}",
+                     f"days on that many": round(p.days, 1),
+                     "days on 1,024": round(p.days_on_1024, 2)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# -- this machine ------------------------------------------------------------------------------
+def matmul_tflops(n: int = 1024, repeats: int = 3) -> float:
+    """Measured dense float32 matrix-multiply speed of the calling process, TFLOP/s (best of
+    ``repeats``; an n × n product is 2n³ FLOPs). A timing: show it, never assert it."""
+    import time
+
+    import numpy as np
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 16:
+        raise ValueError(f"n must be an int of at least 16, got {n!r}")
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e12

@@ -1,0 +1,11 @@
+"""Engines: where a plan runs, and the connection to the cluster.
+
+The in-process simulator (virtual time), Dask tasks pinned to workers, the direct engine
+(workers message each other; a naive version and the fast one), SPMD ranks (``run_ranks``),
+torch.distributed ranks, calibration of the live cluster, and the cluster connection and its
+helpers (worker list, pinning, killing a worker). ``allreduce`` is check → plan → engine.run.
+
+May import: ``distlab.concepts``, ``distlab.checks``, numpy, pandas, dask, distributed.
+Never: ``distlab.apps``, ``distlab.present``, ``distlab.cli``, matplotlib
+(tests/test_layers.py).
+"""

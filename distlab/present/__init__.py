@@ -1,0 +1,9 @@
+"""Presentation: what the notebooks show.
+
+Widgets, plots, the exercises, the quiz and the glossary (their content lives in data files
+in ``present/data``). Thin by design: a widget's callback calls a function of a lower layer
+or a pure table-building function here, which is what the tests call.
+
+May import: every layer below (apps, engines, concepts, checks), matplotlib, ipywidgets.
+Never: ``distlab.cli`` (tests/test_layers.py).
+"""

@@ -1,0 +1,75 @@
+"""Chapter 2.1 and 2.3 plots: schedules, the overhead curve, scaling predictions.
+
+Each function takes data (from ``distlab.concepts.partitioning`` / ``distlab.concepts.scaling``) and returns a
+matplotlib ``Figure`` already closed in pyplot, so it shows once and needs no
+closing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from distlab.concepts import partitioning, scaling
+from distlab.present.figures import closed_figure
+
+
+def gantt(schedules):
+    """One row of bars per worker, one panel per ``partitioning.Schedule``."""
+    schedules = list(schedules)
+    fig = closed_figure(figsize=(9, 0.9 + 0.5 * sum(s.workers for s in schedules)), dpi=80,
+                 layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(schedules), 1, sharex=True))
+    longest = max(s.makespan for s in schedules)
+    for ax, s in zip(axes, schedules):
+        for i, (w, a, b) in enumerate(zip(s.worker, s.start, s.end)):
+            ax.barh(w, b - a, left=a, height=0.7, color=f"C{i % 10}", edgecolor="white")
+        ax.axvline(s.makespan, color="#d62728", linestyle="--")
+        ax.set_yticks(range(s.workers), [f"w{k}" for k in range(s.workers)], fontsize=7)
+        ax.set_title(f"{s.strategy}: makespan {s.makespan:.3f} s, idle {s.idle:.3f} s",
+                     fontsize=9, loc="left")
+        ax.set_xlim(0, longest * 1.02)
+    axes[-1].set_xlabel("seconds")
+    return fig
+
+
+def overhead_curve(total_seconds: float, workers: int, overhead_per_task: float,
+                   measured=None, task_counts=None):
+    """Efficiency against the number of tasks for ``total_seconds`` of work: the model
+    (``partitioning.overhead_model``) as a line, measured points (a ``measure_overhead``
+    DataFrame) as dots, and the break-even task size."""
+    counts = task_counts or sorted({int(k) for k in np.logspace(np.log10(2), 4, 60)})
+    model = [partitioning.overhead_model(total_seconds, k, workers, overhead_per_task)["efficiency"]
+             for k in counts]
+    fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(counts, model, label=f"model, {overhead_per_task * 1000:.2g} ms/task, {workers} workers")
+    if measured is not None:
+        ax.plot(measured["tasks"], measured["efficiency"], "o", label="measured on this cluster")
+    breakeven = total_seconds / partitioning.break_even_task_seconds(overhead_per_task)
+    ax.axvline(breakeven, color="#999", linestyle=":",
+               label=f"tasks as long as their overhead ({breakeven:,.0f} tasks)")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(f"number of tasks sharing {total_seconds:g} s of work")
+    ax.set_ylabel("efficiency")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def speedup_plot(measured: dict, f: float, workers=(1, 2, 4, 8, 16, 32, 64)):
+    """Measured speed-ups at p = 1 and 2 (dots) and the Amdahl and Gustafson predictions
+    fitted to them (dashed, labelled as predictions), with the ideal line."""
+    p = np.asarray(workers, dtype=float)
+    s = scaling.serial_fraction_on_parallel(f, measured["workers"])
+    fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(p, p, color="#999", linewidth=1, label="ideal (S = p)")
+    ax.plot(p, scaling.amdahl(f, p), "--", label=f"Amdahl prediction, f = {f:.3f}")
+    ax.plot(p, scaling.gustafson(s, p), "--", label=f"Gustafson prediction, s = {s:.3f}")
+    ax.plot([1, measured["workers"]], [1, measured["speed-up"]], "o", color="black",
+            label="measured")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("workers (beyond 2: predictions)")
+    ax.set_ylabel("speed-up")
+    ax.legend(fontsize=8)
+    return fig
