@@ -103,12 +103,61 @@ def test_unreachable_scheduler_fails_clearly_within_the_timeout():
     assert address in str(error) and "within 1 s" in str(error)
 
 
+def _serve(reply: bytes | None):
+    """A loopback server that accepts connections and sends ``reply`` (None: nothing)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("reply, words", [
+    (None, "sent no Dask handshake within 1 s"),                  # silent: was a hang
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "is not a Dask scheduler"),  # was MemoryError
+])
+def test_a_port_that_is_not_a_scheduler_fails_within_the_timeout(reply, words):
+    listener, address = _serve(reply)
+    outcome = {}
+
+    def attempt():
+        try:
+            distlab.connect(address, timeout=1)
+        except Exception as exc:  # recorded for the assertions below
+            outcome["error"] = exc
+
+    try:
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(15)
+        assert not thread.is_alive(), "connect() hung on a port that never answered"
+    finally:
+        listener.close()
+    error = outcome["error"]
+    assert isinstance(error, ConnectionError), repr(error)
+    assert address in str(error) and words in str(error)
+
+
 @pytest.mark.parametrize("kwargs, exc, words", [
     ({"address": 8786}, TypeError, "address must be a string"),
     ({"address": "   "}, ValueError, "address must not be blank"),
-    ({"n_workers": 0}, ValueError, "n_workers must be at least 1"),
+    ({"n_workers": 0}, ValueError, "n_workers must be ≥ 1"),
     ({"n_workers": 1.5}, TypeError, "n_workers must be an int"),
-    ({"timeout": 0}, ValueError, "timeout must be a positive number"),
+    ({"n_workers": True}, TypeError, "n_workers must be an int"),
+    ({"timeout": 0}, ValueError, "timeout must be > 0"),
+    ({"timeout": float("nan")}, ValueError, "timeout must be finite"),
 ])
 def test_bad_arguments_are_named(kwargs, exc, words):
     with pytest.raises(exc, match=words):

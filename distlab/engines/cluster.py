@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import struct
+import time
 
 import dask
 from distributed import Client
+
+from distlab import checks
 
 #: Two worker processes with one thread each: real inter-process traffic on 2 cores.
 DEFAULT_WORKERS = 2
@@ -40,25 +45,22 @@ def connect(address: str | None = None, *, n_workers: int = DEFAULT_WORKERS,
     if address is not None and not isinstance(address, str):
         raise TypeError(f"address must be a string such as 'tcp://127.0.0.1:8786', "
                         f"not {type(address).__name__}")
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int):
-        raise TypeError(f"n_workers must be an int, not {type(n_workers).__name__}")
-    if n_workers < 1:
-        raise ValueError(f"n_workers must be at least 1, got {n_workers}")
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    n_workers = checks.count("n_workers", n_workers, minimum=1, maximum=64)
+    timeout = checks.positive("timeout", timeout)
 
     address = address or scheduler_address()
     if address:
         if not address.strip():
             raise ValueError("address must not be blank")
+        where = ("(set by the address argument, DISTLAB_SCHEDULER or DASK_SCHEDULER_ADDRESS); "
+                 "start one with `dask scheduler`, or unset the variable to use the "
+                 "embedded cluster")
         try:
+            _probe(address, timeout)
             return Client(address, timeout=timeout, set_as_default=True)
         except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"no Dask scheduler answered at {address!r} within {timeout:g} s "
-                "(set by the address argument, DISTLAB_SCHEDULER or DASK_SCHEDULER_ADDRESS); "
-                "start one with `dask scheduler`, or unset the variable to use the "
-                "embedded cluster") from exc
+            raise ConnectionError(f"no Dask scheduler answered at {address!r} within "
+                                  f"{timeout:g} s: {exc} {where}") from exc
 
     # Passing the cluster's arguments to Client (rather than a LocalCluster object) makes
     # the client own the cluster, so closing the client closes it. Without the workers'
@@ -66,6 +68,44 @@ def connect(address: str | None = None, *, n_workers: int = DEFAULT_WORKERS,
     # cores it made a CPU-bound task 15-25 % slower (the dashboard's Profile page is empty).
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         return _embedded(n_workers, memory_limit)
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail fast, naming what is wrong, unless a Dask scheduler speaks at ``address``.
+
+    ``Client(address, timeout=...)`` bounds the TCP connect but not Dask's handshake: a
+    port that accepts and never answers blocks it indefinitely, and a non-Dask service's
+    reply is read as a frame length (an HTTP server gave ``MemoryError: Unable to allocate
+    3.07 EiB``). A Dask server writes its handshake first, as 8-byte little-endian lengths
+    (message, frame count, frame) and a msgpack frame (distributed's TCP comm), so reading
+    16 bytes tells the two apart without sending anything. ``tls://`` and other transports
+    are left to Dask.
+    """
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"address must look like 'tcp://HOST:PORT', got {address!r}")
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                  timeout=timeout) as sock:
+        header = b""
+        while len(header) < 16:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(16 - len(header))
+            except socket.timeout:
+                raise TimeoutError(f"{address} accepted a connection but sent no Dask "
+                                   f"handshake within {timeout:g} s") from None
+            if not chunk:
+                raise ConnectionError(f"{address} closed the connection without a Dask "
+                                      "handshake")
+            header += chunk
+    length, frames = struct.unpack("<QQ", header)
+    if not (0 < frames < 64 and length < 2**20):
+        raise ConnectionError(f"the service at {address} is not a Dask scheduler (it "
+                              f"answered {header[:8]!r}…)")
 
 
 def _embedded(n_workers: int, memory_limit) -> Client:
