@@ -1,4 +1,7 @@
 """distlab.connect(): the embedded cluster, an external scheduler, and one that does not answer."""
+import os
+import subprocess
+import sys
 import socket
 import threading
 
@@ -162,3 +165,25 @@ def test_a_port_that_is_not_a_scheduler_fails_within_the_timeout(reply, words):
 def test_bad_arguments_are_named(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         distlab.connect(**kwargs)
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_the_main_guard_gets_one_line(tmp_path, guarded):
+    """Unguarded, Dask's spawned workers re-import the script: 287 lines of tracebacks
+    before this check, one line now. Guarded, the same script runs."""
+    body = "client = distlab.connect()\nprint(distlab.describe(client))\nclient.close()\n"
+    if guarded:
+        body = 'if __name__ == "__main__":\n' + "".join(f"    {line}\n"
+                                                     for line in body.splitlines())
+    script = tmp_path / "script.py"
+    script.write_text("import distlab\n" + body)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "DISTLAB_SCHEDULER": ""})
+    if guarded:
+        assert run.returncode == 0, run.stderr
+        assert "embedded LocalCluster" in run.stdout
+    else:
+        assert run.returncode == 1
+        assert run.stderr.strip().splitlines() == [
+            'distlab.connect() starts Dask worker processes, which re-import this script: '
+            'put the script\'s code under `if __name__ == "__main__":`']

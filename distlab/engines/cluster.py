@@ -62,12 +62,50 @@ def connect(address: str | None = None, *, n_workers: int = DEFAULT_WORKERS,
             raise ConnectionError(f"no Dask scheduler answered at {address!r} within "
                                   f"{timeout:g} s: {exc} {where}") from exc
 
+    _require_main_guard()
     # Passing the cluster's arguments to Client (rather than a LocalCluster object) makes
     # the client own the cluster, so closing the client closes it. Without the workers'
     # statistical profiler, which samples the running task's stack every 10 ms: on two
     # cores it made a CPU-bound task 15-25 % slower (the dashboard's Profile page is empty).
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         return _embedded(n_workers, memory_limit)
+
+
+def _require_main_guard() -> None:
+    """Stop a script that starts the embedded cluster outside ``if __name__ == "__main__":``.
+
+    Dask starts worker processes with multiprocessing's "spawn" method, which re-imports
+    the main script in every new process (Python docs, multiprocessing, "Safe importing of
+    main module"). Unguarded, each worker would run ``connect()`` again and fail, printing
+    hundreds of lines of tracebacks with the one useful sentence buried in the middle. The
+    call site is found in the script's own syntax tree, before any process starts, and the
+    script stops with that sentence alone (``SystemExit`` prints just its message).
+    """
+    import ast
+    import inspect
+    import sys
+
+    for frame_info in inspect.stack()[2:]:
+        frame = frame_info.frame
+        name = frame.f_globals.get("__name__")
+        if name == "__mp_main__":           # a spawned process re-importing the script
+            break
+        if name != "__main__" or frame.f_code.co_name != "<module>":
+            continue
+        path = frame.f_globals.get("__file__")
+        if not path or not os.path.isfile(path):
+            return                           # an interactive session or a notebook
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        line = frame.f_lineno
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) \
+                    and node.lineno <= line <= (node.end_lineno or node.lineno):
+                return
+        break
+    else:
+        return
+    raise SystemExit('distlab.connect() starts Dask worker processes, which re-import this '
+                     'script: put the script\'s code under `if __name__ == "__main__":`')
 
 
 def _probe(address: str, timeout: float) -> None:
