@@ -1,4 +1,4 @@
-"""The command line: ``python -m distlab {doctor,notebooks,bench}``.
+"""The command line: ``python -m distlab {doctor,notebooks,bench,memory}``.
 
 May import every layer; nothing imports it but ``distlab.__main__``.
 """
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from distlab.cli import notebooks, doctor
+from distlab.cli import memory as memory_cli
 
 
 def main(argv=None) -> int:
@@ -22,7 +23,14 @@ def main(argv=None) -> int:
     bench = sub.add_parser("bench", help="measure the book and the engine on this machine")
     bench.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     bench.add_argument("--out", default="bench-results", help="results folder")
+    memory = sub.add_parser("memory", help="bytes per device for a model split data × "
+                                           "tensor × pipeline ways with ZeRO",
+                            description=memory_cli.DESCRIPTION)
+    memory_cli.add_arguments(memory)
     args = parser.parse_args(argv)
+
+    if args.command == "memory":
+        return memory_cli.run(args, memory)
 
     if args.command == "doctor":
         return doctor.run()
