@@ -1,5 +1,6 @@
-"""distlab.present.glossary: both languages for every term, lookups either way, and coverage of
-the document's own terms and of the words the chapters use."""
+"""distlab.present.glossary: both languages for every term (checked when the data file loads),
+lookups either way, and coverage of the document's own terms and of the words the chapters
+use."""
 import json
 import re
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from distlab.present import glossary
+from distlab.present.data import DataFileError
 from distlab.present.glossary import CHAPTERS, TERMS, find_in, lookup, table, terms
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -134,3 +136,65 @@ def test_widget_filters_by_either_language():
     assert "eventual consistency" in out.value and "recursive doubling" not in out.value
     box.value = "ring"
     assert "ring all-reduce" in out.value
+
+
+# --- the data file and its validator --------------------------------------------------------
+
+GOOD = {"english": '"ring"', "chinese": '"环"', "en": '"A cycle of nodes."',
+        "zh": '"节点连成的环。"', "chapters": '["04"]'}
+
+
+def write(tmp_path, *entries):
+    path = tmp_path / "glossary.toml"
+    path.write_text("\n".join("[[term]]\n" + "\n".join(f"{k} = {v}" for k, v in e.items())
+                              for e in entries), encoding="utf-8")
+    return path
+
+
+def test_the_packaged_file_is_what_the_module_holds(tmp_path):
+    assert glossary.load() == TERMS
+    (term,) = glossary.load(write(tmp_path, GOOD | {"aliases": '["cycle"]'}))
+    assert term.names == ("ring", "环", "cycle") and term.chapters == ("04",)
+
+
+@pytest.mark.parametrize("field", ["english", "chinese", "en", "zh", "chapters"])
+def test_the_validator_rejects_a_missing_field(tmp_path, field):
+    entry = {k: v for k, v in GOOD.items() if k != field}
+    name = "term 2" + ("" if field == "english" else " ('ring')")
+    expected = re.escape(f"glossary.toml, {name}: field '{field}' is missing")
+    with pytest.raises(DataFileError, match=expected):
+        glossary.load(write(tmp_path, GOOD | {"english": '"star"', "chinese": '"星"'}, entry))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"zh": '"A cycle of nodes."'}, "field 'zh' must be written in Chinese"),
+    ({"en": '""'}, "field 'en' must be a non-blank string"),
+    ({"chapters": '["12"]'}, "field 'chapters' names chapter '12'"),
+    ({"chapters": '["06", "04"]'}, "field 'chapters' must be sorted"),
+    ({"chapters": '[]'}, "field 'chapters' must be a list of at least 1"),
+    ({"aliases": '["cycle", "cycle"]'}, "field 'aliases' repeats an item"),
+    ({"definition": '"typo"'}, "field 'definition' is not one of"),
+])
+def test_the_validator_names_the_term_and_the_field(tmp_path, change, message):
+    with pytest.raises(DataFileError, match=f"term 1 \\('ring'\\): {message}"):
+        glossary.load(write(tmp_path, GOOD | change))
+
+
+def test_no_name_may_name_two_terms(tmp_path):
+    other = GOOD | {"english": '"Ring all-reduce"', "chinese": '"环形"', "aliases": '["RING"]'}
+    with pytest.raises(DataFileError,
+                       match="term 2 \\('Ring all-reduce'\\): field 'aliases' 'RING' already "
+                             "names .*term 1 \\('ring'\\)"):
+        glossary.load(write(tmp_path, GOOD, other))
+
+
+def test_a_file_that_is_not_toml_or_has_no_terms(tmp_path):
+    bad = tmp_path / "glossary.toml"
+    bad.write_text("[[term]\nenglish = ", encoding="utf-8")
+    with pytest.raises(DataFileError, match="glossary.toml: not valid TOML"):
+        glossary.load(bad)
+    bad.write_text("title = 'glossary'\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="glossary.toml: has no \\[\\[term\\]\\]"):
+        glossary.load(bad)
+    with pytest.raises(DataFileError, match="cannot be read"):
+        glossary.load(tmp_path / "missing.toml")

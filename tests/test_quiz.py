@@ -1,8 +1,12 @@
-"""distlab.present.quiz: the grading is a pure function of the answers; the widget only shows it."""
+"""distlab.present.quiz: the grading is a pure function of the answers; the widget only shows it;
+the questions are data, checked when they load."""
+import re
+
 import pytest
 from hypothesis import given, strategies as st
 
 from distlab.present import quiz
+from distlab.present.data import DataFileError
 from distlab.present.quiz import QUESTIONS, Question, grade
 
 RIGHT = {q.id: q.answer for q in QUESTIONS}
@@ -76,3 +80,49 @@ def test_widget_grades_what_is_clicked():
     w.button.click()
     assert w.report.value.startswith(f"{len(QUESTIONS) - 1} / {len(QUESTIONS)} correct")
     assert "✗ mean" in w.report.value
+
+
+# --- the data file and its validator --------------------------------------------------------
+
+GOOD = {"id": '"sum"', "chapter": '"04"', "prompt": '"1 + 1?"', "choices": '["1", "2"]',
+        "answer": '"2"', "why": '"count"'}
+
+
+def write(tmp_path, *entries):
+    path = tmp_path / "quiz.toml"
+    path.write_text("\n".join("[[question]]\n" + "\n".join(f"{k} = {v}" for k, v in e.items())
+                              for e in entries), encoding="utf-8")
+    return path
+
+
+def test_the_packaged_file_is_what_the_module_holds(tmp_path):
+    assert quiz.load() == QUESTIONS
+    (q,) = quiz.load(write(tmp_path, GOOD))
+    assert q == Question("sum", "1 + 1?", ("1", "2"), 1, "count", "04")
+
+
+@pytest.mark.parametrize("field", ["id", "chapter", "prompt", "choices", "answer", "why"])
+def test_the_validator_rejects_a_missing_field(tmp_path, field):
+    entry = {k: v for k, v in GOOD.items() if k != field}
+    name = "question 2" + ("" if field == "id" else " ('sum')")
+    expected = re.escape(f"quiz.toml, {name}: field '{field}' is missing")
+    with pytest.raises(DataFileError, match=expected):
+        quiz.load(write(tmp_path, GOOD | {"id": '"first"'}, entry))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"answer": '"3"'}, "field 'answer' must be one of the choices, got '3'"),
+    ({"answer": "1"}, "field 'answer' must be a non-blank string"),
+    ({"choices": '["2"]'}, "field 'choices' must be a list of at least 2"),
+    ({"choices": '["2", "2"]'}, "field 'choices' repeats an item"),
+    ({"chapter": '"4"'}, "field 'chapter' names chapter '4'"),
+    ({"explanation": '"typo"'}, "field 'explanation' is not one of"),
+])
+def test_the_validator_names_the_question_and_the_field(tmp_path, change, message):
+    with pytest.raises(DataFileError, match=f"question 1 \\('sum'\\): {message}"):
+        quiz.load(write(tmp_path, GOOD | change))
+
+
+def test_question_ids_are_unique(tmp_path):
+    with pytest.raises(DataFileError, match="question 2 \\('sum'\\): field 'id' repeats 'sum'"):
+        quiz.load(write(tmp_path, GOOD, GOOD))

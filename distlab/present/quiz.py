@@ -8,13 +8,16 @@ function.
 ``grade`` decides every answer from the question data alone (no widget, no cluster), so it
 is what the tests call; ``widget`` only collects the choices and shows ``grade``'s report.
 Every question says which chapter runs the idea, so a wrong answer points to the cell that
-shows why.
+shows why. The questions are data, in ``data/quiz.toml`` (its header lists the fields),
+read and checked by :func:`load` when this module is imported.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Mapping
+
+from distlab.present.data import read, unique
 
 
 @dataclass(frozen=True)
@@ -55,63 +58,30 @@ class Grade:
         return self.report()
 
 
-QUESTIONS: tuple[Question, ...] = (
-    Question("mean", "Three nodes hold 10, 20 and 30. After the sync X_i' = (1/N) Σ_j X_j, "
-             "what does node 1 hold?",
-             ("10", "20", "30", "60"), 1,
-             "every node ends with the mean (10 + 20 + 30) / 3 = 20", "04"),
-    Question("stale", "Which consistency model allows a read, just after a write has "
-             "completed, to return the old value? (哪种一致性允许读到旧值？)",
-             ("strong consistency 强一致性", "eventual consistency 最终一致性"), 1,
-             "eventual consistency lets replicas disagree for a while; strong consistency "
-             "(linearizability) never returns a value older than the last completed write",
-             "02"),
-    Question("quorum", "A store has N = 3 replicas and writes wait for W = 2. Which read "
-             "quorum R guarantees that every read sees the latest write?",
-             ("R = 1", "R = 2", "any R, because W > N / 2"), 1,
-             "a read must overlap the last write's replicas: R + W > N, so R ≥ 2", "02"),
-    Question("ring-bytes", "In a ring all-reduce of n bytes on p nodes, how many bytes does "
-             "each node send?",
-             ("n", "2(p − 1)/p · n", "(p − 1) · n", "p · n"), 1,
-             "p − 1 reduce-scatter rounds and p − 1 all-gather rounds, one chunk of n/p each: "
-             "the lower bound", "04"),
-    Question("star-root", "Why does the star (parameter-server) all-reduce scale badly as "
-             "nodes are added?",
-             ("it needs more rounds than the ring",
-              "its root sends and receives (p − 1) · n bytes, growing with p",
-              "it gives a different result"), 1,
-             "the root is a bottleneck: its traffic grows linearly with p while a ring "
-             "node's stays below 2n", "08"),
-    Question("sgd", "With plain SGD, is averaging the parameters after every step the "
-             "same as averaging the gradients?",
-             ("yes: the mean of θ − η g_i is θ − η · mean(g_i)",
-              "no: parameter averaging loses information"), 0,
-             "the mean is linear, so both give the same model (chapter 06 checks it exactly)",
-             "06"),
-    Question("task-size", "Dask adds about 1 ms of overhead per task. On 2 workers, which "
-             "split of 1 second of work finishes soonest?",
-             ("100,000 tasks of 10 µs", "1,000 tasks of 1 ms", "8 tasks of 125 ms",
-              "1 task of 1 s"), 2,
-             "tiny tasks drown in overhead and a single task leaves a worker idle; a few "
-             "tasks per worker balance both", "08"),
-    Question("amdahl", "90 % of a job parallelises perfectly. What is the largest speed-up "
-             "any number of workers can give?",
-             ("9×", "10×", "90×", "no limit"), 1,
-             "Amdahl: S(∞) = 1 / (1 − f) = 1 / 0.1 = 10", "02"),
-    Question("fault", "A Dask worker holding one finished result dies before the result is "
-             "gathered. What does the scheduler do?",
-             ("the computation fails", "it recomputes the lost task on a live worker",
-              "it returns the other results only"), 1,
-             "the scheduler keeps the task graph, so lost results are recomputed from their "
-             "inputs (lineage)", "02"),
-    Question("spmd", "Which of the two tools runs the same program in every process, each "
-             "knowing its rank, and meets in collectives?",
-             ("Dask", "PyTorch Distributed"), 1,
-             "PyTorch Distributed is SPMD (like MPI); Dask has a central scheduler that "
-             "hands tasks to workers", "07"),
-)
+def load(path=None) -> tuple[Question, ...]:
+    """The questions of ``data/quiz.toml`` (or of the file at ``path``), in file order.
 
-_BY_ID = {q.id: q for q in QUESTIONS}
+    Raises ``DataFileError`` (a ``ValueError``) naming the file, the question and the field
+    when a question lacks its id, prompt, choices (two or more, distinct), the right answer
+    (written as one of the choices), the explanation ``why`` or a known chapter; when a
+    field is unknown; or when two questions share an id.
+    """
+    entries = read("quiz.toml", "question", name_field="id", path=path)
+    found = []
+    for entry in entries:
+        entry.allow("id", "chapter", "prompt", "choices", "answer", "why")
+        choices = entry.texts("choices", minimum=2)
+        answer = entry.text("answer")
+        if answer not in choices:
+            raise entry.error("answer", f"must be one of the choices, got {answer!r}")
+        found.append(Question(entry.text("id"), entry.text("prompt"), choices,
+                              choices.index(answer), entry.text("why"),
+                              entry.chapter("chapter")))
+    unique(entries, [q.id for q in found], "id")
+    return tuple(found)
+
+
+QUESTIONS: tuple[Question, ...] = load()
 
 
 def _check_answers(answers, questions) -> dict:
