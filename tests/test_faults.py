@@ -2,7 +2,6 @@
 import pytest
 
 from distlab.apps import faults
-from distlab.concepts import partitioning, scaling
 
 
 def test_fault_schedule_is_seeded_and_in_range():
@@ -42,13 +41,10 @@ def test_kill_worker_rejects_an_unknown_address(client):
         faults.kill_worker(client, "tcp://127.0.0.1:1")
 
 
-def test_live_measurements_run_every_task_once(client):
-    durations = partitioning.skewed_durations(8, seed=2, mean=0.01)
-    for strategy in partitioning.STRATEGIES:
-        out = partitioning.run_schedule_on_cluster(client, durations, strategy)
-        assert out["indices"] == list(range(8)) and out["makespan (s)"] > 0
-    table = partitioning.measure_overhead(client, total_seconds=0.05, task_counts=(2, 16))
-    assert table["tasks"].tolist() == [2, 16]
-    assert partitioning.fit_overhead(table, 2) >= 0
-    measured = scaling.measure_speedup(client, tasks=4, darts=100_000)
-    assert measured["same result"] and measured["workers"] == 2
+def test_a_killed_worker_changes_nothing(client):
+    out = faults.survive_worker_loss(client, tasks=8, darts=10_000)
+    assert out["identical to the fault-free run"]
+    assert out["workers afterwards"] == 2
+    assert 3.0 < out["pi"] < 3.3
+    with pytest.raises(ValueError, match="tasks must be ≥ 1"):
+        faults.survive_worker_loss(client, tasks=0)

@@ -56,7 +56,7 @@ def test_single_process_training_beats_the_mean():
     h = R.train_mf(None, trainers=1, shards=1, epochs=4, **SMALL)
     assert list(h.columns) == ["epoch", "rmse", "baseline"]
     assert h["rmse"].iloc[-1] < h["baseline"].iloc[0]
-    assert h.attrs["load"].tolist() == [len(R.split(R._data_key(0, SMALL))[0]) * 4]
+    assert h.attrs["load"].tolist() == [len(R.split(R.data_key(0, SMALL))[0]) * 4]
 
 
 def test_replicating_hot_items_changes_the_load_not_the_model():
@@ -84,16 +84,23 @@ def test_distributed_quality_is_close_to_single_process():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(trainers=0), ValueError, "trainers must be at least 1"),
-    (dict(shards=0), ValueError, "shards must be at least 1"),
-    (dict(hot_items=-1), ValueError, "hot_items must be at least 0"),
+    (dict(trainers=0), ValueError, "trainers must be ≥ 1"),
+    (dict(shards=0), ValueError, "shards must be ≥ 1"),
+    (dict(hot_items=-1), ValueError, "hot_items must be ≥ 0"),
     (dict(hot_items=10_000), ValueError, "hot_items .* cannot exceed"),
-    (dict(lr=0), ValueError, "lr must be a finite number above 0"),
+    (dict(lr=0), ValueError, "lr must be > 0"),
     (dict(epochs=1.5), TypeError, "epochs must be an int"),
     (dict(colour="red"), TypeError, "unknown data options"),
-    (dict(zipf=-1.0), ValueError, "zipf must be a finite number at least 0"),
+    (dict(zipf=-1.0), ValueError, "zipf must be ≥ 0"),
     (dict(trainers=5000, n_users=100, samples=200), ValueError, "no ratings"),
 ])
 def test_bad_input_is_rejected_clearly(kwargs, error, match):
     with pytest.raises(error, match=match):
         R.train_mf(None, **kwargs)
+
+
+def test_the_load_plot_draws_one_panel_per_run():
+    from distlab.present import recsys_plots
+
+    fig = recsys_plots.load_plot({"plain": R.shard_load(), "fixed": R.shard_load(hot_items=5)})
+    assert len(fig.axes) == 2 and "max/mean" in fig.axes[0].get_title()

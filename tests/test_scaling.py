@@ -1,11 +1,14 @@
-"""Amdahl, Gustafson, Karp–Flatt, and availability arithmetic."""
+"""Amdahl, Gustafson, Karp–Flatt, the data-parallel step's efficiency, and availability
+arithmetic."""
 import math
 
+import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from distlab.concepts import availability as A
 from distlab.concepts import scaling as S
+from distlab.concepts.cost import Network
 
 fractions = st.floats(0, 1)
 workers = st.integers(2, 4096)
@@ -58,6 +61,52 @@ def test_known_values_and_predictions_table():
 def test_bad_scaling_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@settings(max_examples=30, deadline=None)
+@given(gradient_bytes=st.floats(1e3, 1e10), compute_s=st.floats(1e-3, 100),
+       alpha=st.floats(0, 1e-2), bandwidth=st.floats(1e6, 1e11))
+def test_efficiency_invariants(gradient_bytes, compute_s, alpha, bandwidth):
+    t = S.efficiency(nodes=(1, 2, 4, 8, 16), gradient_bytes=gradient_bytes,
+                     compute_s=compute_s, network=Network(alpha=alpha, bandwidth=bandwidth))
+    assert ((t["efficiency"] > 0) & (t["efficiency"] <= 1 + 1e-12)).all()
+    np.testing.assert_allclose(t["speed-up"], t["nodes"] * t["efficiency"])
+    assert (t.loc[t["nodes"] == 1, "efficiency"] == 1).all()
+    star = t[t.algorithm == "star"].set_index("nodes")["efficiency"]
+    assert star.is_monotonic_decreasing                   # the root's load grows with p
+
+
+def test_efficiency_with_bandwidth_bound_gradients():
+    t = S.efficiency()
+    e = t.pivot(index="nodes", columns="algorithm", values="efficiency")
+    assert (e["ring"] >= e["star"] - 1e-12).all()
+    assert e.loc[64, "star"] < 0.05 and e.loc[64, "ring"] > 0.7
+    np.testing.assert_allclose(e["ring"], e["rabenseifner"], atol=2e-3)
+
+
+def test_efficiency_rejects_bad_input():
+    with pytest.raises(ValueError, match="compute_s must be > 0"):
+        S.efficiency(compute_s=0)
+    with pytest.raises(TypeError, match="algorithms must be a non-empty list"):
+        S.efficiency(algorithms="ring")
+    with pytest.raises(TypeError, match="network must be"):
+        S.efficiency(network=None)
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        S.efficiency(algorithms=("bus",))
+
+
+def test_efficiency_plot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from distlab.present import schedule_plots
+
+    fig = schedule_plots.efficiency_plot(S.efficiency(nodes=(1, 2, 4)))
+    assert len(fig.axes[0].lines) == 4
+    plt.close(fig)
+    with pytest.raises(TypeError, match="efficiency"):
+        schedule_plots.efficiency_plot({"nodes": [1]})
 
 
 def test_availability_arithmetic():

@@ -14,29 +14,31 @@ happen through two mechanisms, which this module makes visible:
 - **Replication.** Data scattered from the client has no lineage: if its only copy is
   lost, it is gone. A result held by two workers survives losing one of them without any
   recomputation. ``replication_demo`` shows all four cases with one kill.
+- **Both at once**, on chapter 00's map-reduce: ``survive_worker_loss`` kills a worker
+  between the map and the gather; the estimate of π is the fault-free one.
 
-Killing: ``kill_worker`` makes the worker process exit abruptly (``os._exit``, as a crash
-would) from a timer, so the call itself returns cleanly; the worker's Nanny notices and
-starts a fresh worker process, on the embedded ``LocalCluster`` and on ``dask worker``
-processes alike. We then wait until the scheduler has dropped the old worker and the
-cluster is back to its size before going on.
+Killing: :func:`distlab.engines.workers.kill_worker` (re-exported here) SIGKILLs the
+worker process from a timer, as a crash would, so the call itself returns cleanly; the
+worker's Nanny notices and starts a fresh worker process, on the embedded
+``LocalCluster`` and on ``dask worker`` processes alike. It returns once the scheduler has
+dropped the old worker and the cluster is back to its size.
 
 Everything printed is deterministic: counts and equalities, never addresses or timings.
 """
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from distlab.checks import count
+from distlab.concepts.darts import darts_in_circle, estimate_pi
+from distlab.engines.workers import kill_worker, submit_on, wait_for_workers, worker_addresses
+
 __all__ = ["shard_step", "pipeline_local", "fault_schedule", "FaultSchedule", "run_pipeline",
-           "PipelineReport", "kill_worker", "replication_demo", "times_computed"]
+           "PipelineReport", "kill_worker", "replication_demo", "times_computed",
+           "survive_worker_loss"]
 
 
 # -- the work ----------------------------------------------------------------------------
@@ -74,8 +76,7 @@ def fault_schedule(seed: int, steps: int, workers: int) -> FaultSchedule:
     """A seeded fault schedule: which worker dies, and after which step (never the last,
     so there is work left to do when it dies)."""
     for value, name in ((seed, "seed"), (steps, "steps"), (workers, "workers")):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        count(name, value)
     if steps < 2:
         raise ValueError(f"steps must be at least 2 to kill a worker in the middle, got {steps}")
     if workers < 2:
@@ -85,62 +86,7 @@ def fault_schedule(seed: int, steps: int, workers: int) -> FaultSchedule:
                          victim=int(rng.integers(0, workers)))
 
 
-# -- killing a worker ------------------------------------------------------------------------
-def _exit_soon(delay: float) -> bool:
-    """Runs on a worker: exit the process abruptly after ``delay`` seconds."""
-    threading.Timer(delay, os._exit, (1,)).start()
-    return True
-
-
-def _workers(client) -> list[str]:
-    # nthreads() asks the scheduler; scheduler_info() may return the client's cache, which
-    # Dask's periodic refresh (every 2 s, totals only) empties at any moment
-    return sorted(client.nthreads())
-
-
-@contextmanager
-def _quiet_scheduler():
-    """On the embedded cluster the scheduler runs in this process and logs the loss as a
-    warning or error; the notebook prints the scheduler's structured records instead."""
-    logger = logging.getLogger("distributed.scheduler")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def kill_worker(client, address: str, timeout: float = 60.0) -> None:
-    """Crash the worker at ``address`` and wait until its Nanny has replaced it: the
-    scheduler has removed ``address`` and the cluster has as many workers as before.
-
-    An embedded ``LocalCluster`` gives up on a worker name that is missing when a grace
-    period (``distributed.deploy.lost-worker-timeout``, 15 s) after a loss runs out, and
-    closes its Nanny; kills in quick succession could land in that window, so the grace
-    period is lengthened while the kill's removal is being processed.
-    """
-    import dask
-
-    before = _workers(client)
-    if address not in before:
-        raise ValueError(f"address must be one of the cluster's workers; got {address!r}")
-    deadline = time.monotonic() + timeout
-    with _quiet_scheduler(), dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
-        client.run(_exit_soon, 0.05, workers=[address])
-        while address in _workers(client):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the scheduler did not notice the worker's exit within "
-                                   f"{timeout:g} s")
-            time.sleep(0.02)
-        while len(_workers(client)) < len(before):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the cluster did not get back to {len(before)} workers "
-                                   f"within {timeout:g} s (is every worker run by a Nanny?)")
-            time.sleep(0.05)
-    client.wait_for_workers(len(before), timeout=timeout)
-
-
+# -- what the scheduler recorded ---------------------------------------------------------
 def times_computed(client, futures) -> list[int]:
     """How many times the scheduler moved each future's task to memory, from its own
     transition log: 1 = computed once, 2 = lost and recomputed once."""
@@ -207,9 +153,8 @@ def run_pipeline(client, steps: int = 6, seed: int | None = 0, size: int = 300_0
     """
     from distributed import wait
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    workers = _workers(client)
+    steps = count("steps", steps, minimum=1)
+    workers = worker_addresses(client)
     if len(workers) < 2 and seed is not None:
         raise RuntimeError("killing a worker needs a cluster of at least 2 workers")
     schedule = None if seed is None else fault_schedule(seed, steps, len(workers))
@@ -220,15 +165,14 @@ def run_pipeline(client, steps: int = 6, seed: int | None = 0, size: int = 300_0
     states = [0.0] * shards
     victim = None
     for step in range(steps):
-        states = [client.submit(shard_step, states[s], s, step, size,
-                                workers=[workers[s]], allow_other_workers=True, pure=False)
+        states = [submit_on(client, shard_step, states[s], s, step, size, worker=workers[s])
                   for s in range(shards)]
         history.extend(states)
         wait(states)
         if schedule is not None and step == schedule.after_step:
             victim = workers[schedule.victim]
             kill_worker(client, victim)
-            workers = _workers(client)
+            workers = worker_addresses(client)
     result = float(sum(client.gather(states)))
 
     lost = running = recomputed = 0
@@ -240,7 +184,7 @@ def run_pipeline(client, steps: int = 6, seed: int | None = 0, size: int = 300_0
     counts = times_computed(client, history)
     recomputed = sum(c >= 2 for c in counts)
     return PipelineReport(schedule, shards, steps, result, expected, lost, running,
-                          recomputed, sum(c == 1 for c in counts), len(_workers(client)))
+                          recomputed, sum(c == 1 for c in counts), len(worker_addresses(client)))
 
 
 # -- high availability: replicas survive, single copies do not ---------------------------------
@@ -257,9 +201,7 @@ def replication_demo(client) -> "pd.DataFrame":
 
     Dask's Active Memory Manager, which would soon remove the extra copies to save
     memory, is paused for the demo and restarted afterwards (if it was running)."""
-    workers = _workers(client)
-    if len(workers) < 2:
-        raise RuntimeError("replication needs a cluster of at least 2 workers")
+    workers = worker_addresses(client, at_least=2)      # one to lose, one to keep a copy
     home = workers[0]
     # Dask's Active Memory Manager drops extra copies every 2 s (its ReduceReplicas
     # policy saves memory); pause it so the copies we ask for stay until the kill.
@@ -277,8 +219,8 @@ def _replicate_and_kill(client, home: str):
     from distributed import wait
     from distributed.client import FutureCancelledError
 
-    replicated = client.submit(_payload, 1, workers=[home], allow_other_workers=True, pure=False)
-    single = client.submit(_payload, 2, workers=[home], allow_other_workers=True, pure=False)
+    replicated = submit_on(client, _payload, 1, worker=home)
+    single = submit_on(client, _payload, 2, worker=home)
     wait([replicated, single])
     client.replicate([replicated], n=2)
     values = {"computed, replicated to 2 workers": (replicated, _payload(1)),
@@ -304,3 +246,37 @@ def _replicate_and_kill(client, home: str):
                      "available after losing worker #0": survived,
                      "recomputed by Dask": computed >= 2})
     return pd.DataFrame(rows).set_index("what")
+
+
+# -- both at once: a map-reduce that loses a worker ---------------------------------------------
+def survive_worker_loss(client, tasks: int = 16, darts: int = 500_000, *,
+                        progress: bool = False) -> dict:
+    """A map-reduce (π by darts, chapter 00) with a worker killed after the map finished
+    and before the results are gathered: the results it held are lost, and Dask
+    recomputes them from the task graph on a live worker.
+
+    Returns ``{"pi": the estimate, "identical to the fault-free run": whether the counts
+    equal those computed here in one process, "results lost with the worker": how many,
+    "workers afterwards": the cluster's size once the Nanny has restarted the killed
+    one}``. Raises ``TypeError``/``ValueError`` for a bad count and ``RuntimeError`` on
+    a cluster of fewer than 2 workers (one to lose)."""
+    from distributed import wait
+
+    tasks = count("tasks", tasks, minimum=1)
+    darts = count("darts", darts, minimum=1)
+    before = len(worker_addresses(client, at_least=2))
+    futures = client.map(darts_in_circle, range(tasks), darts=darts, pure=False)
+    if progress:
+        from distlab.engines.progress import progress as bar
+        bar(futures)
+    wait(futures)
+    holders = client.who_has(futures)
+    victim = sorted(holders[futures[0].key])[0]
+    lost = sum(1 for f in futures if set(holders.get(f.key, ())) == {victim})
+    kill_worker(client, victim, wait_for_replacement=False)
+    counts = client.gather(futures)                  # lost results are recomputed
+    expected = [darts_in_circle(i, darts) for i in range(tasks)]
+    wait_for_workers(client, before)
+    return {"pi": estimate_pi(counts, darts), "identical to the fault-free run":
+            counts == expected, "results lost with the worker": lost,
+            "workers afterwards": len(worker_addresses(client))}

@@ -4,19 +4,23 @@ Distributed, measured on this machine.
 The work: the document's 10 / 20 / 30 all-reduce, all-reduces of 8 B, 1 MiB and 16 MiB
 between two processes, and one synchronous data-parallel training step of chapter 06's
 softmax regression. PyTorch's side runs in one spawn of three ranks
-(:func:`distlab.engines.torch_gloo.run_ranks`): the example on all three, everything else on the
-first two, so both tools use two processes, one per core. Timings are medians, shown and
-never asserted; the results (the averages, the trained parameters) are checked equal.
+(:func:`distlab.engines.torch_gloo.run_ranks`, with the DDP jobs of
+:mod:`distlab.apps.torch_ddp`): the example on all three, everything else on the first
+two, so both tools use two processes, one per core. Timings are medians, shown and never
+asserted; the results (the averages, the trained parameters) are checked equal.
 """
 from __future__ import annotations
 
 import os
 import time
 
-import numpy as np
 import pandas as pd
 
+from distlab.apps import torch_ddp
+from distlab.apps.allreduce_timing import median_allreduce_seconds, place_arrays
 from distlab.engines import torch_gloo
+from distlab.engines.allreduce import allreduce
+from distlab.engines.workers import worker_addresses
 
 #: All-reduce sizes in bytes: latency-bound, middle, bandwidth-bound.
 SIZES = (8, 1 << 20, 16 << 20)
@@ -36,22 +40,22 @@ def run_torch(values=(10, 20, 30), *, sizes=SIZES, repeats: int = 5,
               progress: bool = False):
     """PyTorch's side in one spawn: the all-reduce of ``values`` on ``len(values)`` ranks;
     one DDP step, the all-reduce timings and the DDP step timing on 2 ranks. Returns the
-    ranks' results (:func:`distlab.engines.torch_gloo.run_ranks`), or ``None`` after printing how
-    to install PyTorch when it is missing — unless the environment sets
+    ranks' results (:func:`distlab.engines.torch_gloo.run_ranks`), or ``None`` after
+    printing how to install PyTorch when it is missing — unless the environment sets
     ``DISTLAB_REQUIRE_TORCH=1`` (as CI does), which makes a missing PyTorch an error."""
     if not torch_gloo.available():
         if os.environ.get("DISTLAB_REQUIRE_TORCH") == "1":
             raise ModuleNotFoundError("DISTLAB_REQUIRE_TORCH=1 but " + torch_gloo.INSTALL_HINT)
         print(torch_gloo.INSTALL_HINT)
         return None
-    values = torch_gloo._check_values(values)
+    values = torch_gloo.check_values(values)
     if len(values) < 2:
         raise ValueError("values must hold at least 2 numbers: the comparison uses 2 ranks")
-    shards = torch_gloo.shards_for(2, STEP["seed"])       # the ranks need no scikit-learn
+    shards = torch_ddp.shards_for(2, STEP["seed"])        # the ranks need no scikit-learn
     jobs = [("allreduce_mean", {"values": values}),
-            ("ddp_step", dict(STEP, steps=1, shards=shards), 2),
+            (torch_ddp.ddp_step, dict(STEP, steps=1, shards=shards), 2),
             ("time_allreduce", {"sizes": tuple(sizes), "repeats": repeats}, 2),
-            ("time_ddp_step", dict(STEP, repeats=repeats, shards=shards), 2)]
+            (torch_ddp.time_ddp_step, dict(STEP, repeats=repeats, shards=shards), 2)]
     return torch_gloo.run_ranks(jobs, world_size=len(values), progress=progress)
 
 
@@ -59,24 +63,14 @@ def dask_allreduce_seconds(client, sizes=SIZES, algorithm: str = "recursive_doub
                            repeats: int = 5, bar=None) -> dict:
     """Median wall time of distlab's all-reduce on the Dask engine between the first two
     workers, for float64 arrays of each size already on the workers (as a gradient would
-    be); one warm-up run per size."""
-    from distributed import wait
-
-    from distlab.engines.allreduce import allreduce
-    from distlab.engines.calibrate import make_array
-
-    workers = sorted(client.nthreads())[:2]   # asks the scheduler, unlike scheduler_info()
-    if len(workers) < 2:
-        raise ValueError(f"the comparison needs 2 workers, the cluster has {len(workers)}")
+    be); one warm-up run per size. ``{size in bytes: seconds}``."""
+    workers = worker_addresses(client, at_least=2)[:2]
     out = {}
     for size in sizes:
-        placed = [client.submit(make_array, int(size), workers=[w], allow_other_workers=False,
-                                pure=False) for w in workers]
-        wait(placed)
+        placed = place_arrays(client, workers, size)
         allreduce(placed, algorithm, client, workers=workers)             # warm-up
-        times = [allreduce(placed, algorithm, client, workers=workers).wall_time
-                 for _ in range(repeats)]
-        out[int(size)] = float(np.median(times))
+        out[int(size)] = median_allreduce_seconds(client, placed, workers, algorithm,
+                                                  repeats)
         del placed
         if bar is not None:
             bar.update(len(out))

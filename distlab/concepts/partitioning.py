@@ -1,8 +1,8 @@
 """Algorithm parallelisation: task partitioning, load balancing, communication overhead.
 
 The document (2.3) names three concerns; each gets its naive version first, then the
-better one, as pure functions (simulated for any number of workers) plus a way to run
-the same thing on the real Dask cluster.
+better one, as pure functions (simulated for any number of workers). Running the same
+schedules and task counts on the Dask cluster is :mod:`distlab.apps.schedules`.
 
 - **Task partitioning.** ``partition_even`` cuts a list of tasks into parts of equal
   *count* (what ``np.array_split`` does); ``partition_cost_aware`` cuts it into
@@ -30,53 +30,38 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 
+from distlab.checks import choice, count, fraction, number
+
 __all__ = ["partition_even", "partition_cost_aware", "part_costs", "STRATEGIES", "Schedule",
-           "simulate_schedule", "lower_bound", "skewed_durations", "overhead_model",
-           "break_even_task_seconds", "sleep_task", "spin_task", "run_schedule_on_cluster",
-           "measure_overhead", "fit_overhead"]
+           "simulate_schedule", "lower_bound", "skewed_durations", "alternating_durations",
+           "overhead_model", "break_even_task_seconds", "fit_overhead"]
 
 STRATEGIES = ("round_robin", "longest_first", "dynamic")
 
 
-def _check_strategy(strategy) -> None:
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
-
-
-def _costs(costs, name: str = "costs") -> list[float]:
+def as_costs(costs, name: str = "costs") -> list[float]:
+    """``costs`` (task costs or durations) as a new list of floats; raises ``TypeError``
+    for a string, a non-iterable or a cost that is not a number, ``ValueError`` for an
+    empty list or a cost that is negative, infinite or NaN."""
     if isinstance(costs, (str, bytes)) or not hasattr(costs, "__iter__"):
         raise TypeError(f"{name} must be a list of non-negative numbers, "
                         f"got {type(costs).__name__}")
     values = list(costs)
     if not values:
         raise ValueError(f"{name} must hold at least one task, got an empty list")
-    for i, c in enumerate(values):
-        if isinstance(c, bool) or not isinstance(c, (Real, np.integer, np.floating)) \
-                or not math.isfinite(c) or c < 0:
-            raise ValueError(f"{name}[{i}] must be a non-negative finite number, got {c!r}")
-    return [float(c) for c in values]
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return int(value)
+    return [number(f"{name}[{i}]", c, minimum=0) for i, c in enumerate(values)]
 
 
 # -- task partitioning ---------------------------------------------------------------------
 def partition_even(costs, parts: int) -> list[list[int]]:
     """Naive: contiguous parts with equal numbers of tasks (sizes differ by at most one).
     Returns the task indices of each part."""
-    n = len(_costs(costs))
-    parts = _count(parts, "parts")
+    n = len(as_costs(costs))
+    parts = count("parts", parts, minimum=1)
     if parts > n:
         raise ValueError(f"parts must be at most the number of tasks ({n}), got {parts}")
     return [[int(i) for i in chunk] for chunk in np.array_split(np.arange(n), parts)]
@@ -89,9 +74,9 @@ def partition_cost_aware(costs, parts: int) -> list[list[int]]:
     tells whether ``parts`` parts suffice. Exact over contiguous partitions. Every part
     gets at least one task.
     """
-    values = _costs(costs)
+    values = as_costs(costs)
     n = len(values)
-    parts = _count(parts, "parts")
+    parts = count("parts", parts, minimum=1)
     if parts > n:
         raise ValueError(f"parts must be at most the number of tasks ({n}), got {parts}")
 
@@ -134,7 +119,7 @@ def partition_cost_aware(costs, parts: int) -> list[list[int]]:
 
 def part_costs(costs, partition) -> list[float]:
     """Total cost of each part of ``partition`` (lists of task indices)."""
-    values = _costs(costs)
+    values = as_costs(costs)
     return [float(sum(values[i] for i in part)) for part in partition]
 
 
@@ -172,8 +157,8 @@ class Schedule:
 
 def lower_bound(durations, workers: int) -> float:
     """No schedule beats max(longest task, total work ÷ workers)."""
-    values = _costs(durations, "durations")
-    workers = _count(workers, "workers")
+    values = as_costs(durations, "durations")
+    workers = count("workers", workers, minimum=1)
     return max(max(values), sum(values) / workers)
 
 
@@ -201,12 +186,10 @@ def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
     (ties: the lowest-numbered worker), like Dask; the two static strategies fix each
     worker's queue before anything runs.
     """
-    values = _costs(durations, "durations")
-    workers = _count(workers, "workers")
-    _check_strategy(strategy)
-    if isinstance(overhead, bool) or not isinstance(overhead, Real) or \
-            not math.isfinite(overhead) or overhead < 0:
-        raise ValueError(f"overhead must be a non-negative number of seconds, got {overhead!r}")
+    values = as_costs(durations, "durations")
+    workers = count("workers", workers, minimum=1)
+    choice("strategy", strategy, STRATEGIES)
+    overhead = number("overhead", overhead, minimum=0)
     n = len(values)
     worker, start, end = [0] * n, [0.0] * n, [0.0] * n
     if strategy == "dynamic":
@@ -228,15 +211,22 @@ def skewed_durations(n: int, seed: int = 0, mean: float = 0.05, shape: float = 1
     """``n`` seeded task durations (seconds) with a heavy tail: a few tasks are much
     longer than the rest (Pareto with the given ``shape``), scaled to average ``mean``,
     rounded to 0.1 ms so they print exactly."""
-    n = _count(n, "n")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    mean = float(_costs([mean], "mean")[0])
-    if not shape > 1:
-        raise ValueError(f"shape must be > 1 so the mean exists, got {shape!r}")
+    n = count("n", n, minimum=1)
+    count("seed", seed)
+    mean = number("mean", mean, minimum=0)
+    number("shape", shape, minimum=1, strict=True)   # > 1, so that the mean exists
     raw = np.random.default_rng(seed).pareto(shape, n) + 1.0
     scaled = raw / raw.mean() * mean
     return [round(float(x), 4) for x in scaled]
+
+
+def alternating_durations(tasks: int = 8, long: float = 0.2, short: float = 0.02) -> list[float]:
+    """Task durations (s) where every other task is long: the case that breaks
+    round-robin placement (on two workers, all the long ones land on one)."""
+    tasks = count("tasks", tasks, minimum=1)
+    long = number("long", long, minimum=0, strict=True)
+    short = number("short", short, minimum=0, strict=True)
+    return [long if i % 2 == 0 else short for i in range(tasks)]
 
 
 # -- communication overhead ----------------------------------------------------------------
@@ -245,12 +235,10 @@ def overhead_model(total_seconds: float, tasks: int, workers: int,
     """The same ``total_seconds`` of work cut into ``tasks`` equal tasks on ``workers``:
     predicted time = ⌈tasks / workers⌉ × (total / tasks + overhead), the ideal time
     total / workers, and efficiency = ideal ÷ predicted."""
-    total = _costs([total_seconds], "total_seconds")[0]
-    tasks = _count(tasks, "tasks")
-    workers = _count(workers, "workers")
-    overhead = _costs([overhead_per_task], "overhead_per_task")[0]
-    if total <= 0:
-        raise ValueError("total_seconds must be positive")
+    total = number("total_seconds", total_seconds, minimum=0, strict=True)
+    tasks = count("tasks", tasks, minimum=1)
+    workers = count("workers", workers, minimum=1)
+    overhead = number("overhead_per_task", overhead_per_task, minimum=0)
     task = total / tasks
     predicted = math.ceil(tasks / workers) * (task + overhead)
     ideal = total / workers
@@ -261,91 +249,16 @@ def overhead_model(total_seconds: float, tasks: int, workers: int,
 def break_even_task_seconds(overhead_per_task: float, efficiency: float = 0.5) -> float:
     """The shortest task that still reaches ``efficiency``: t / (t + o) = E, so
     t = o · E / (1 − E); at 50 % a task must be as long as its overhead."""
-    overhead = _costs([overhead_per_task], "overhead_per_task")[0]
-    if isinstance(efficiency, bool) or not isinstance(efficiency, Real) or not 0 < efficiency < 1:
-        raise ValueError(f"efficiency must be in (0, 1), got {efficiency!r}")
+    overhead = number("overhead_per_task", overhead_per_task, minimum=0)
+    efficiency = fraction("efficiency", efficiency, open_low=True, open_high=True)
     return overhead * efficiency / (1 - efficiency)
 
 
-# -- on the real cluster ---------------------------------------------------------------------
-def sleep_task(seconds: float, index: int = 0) -> int:
-    """A task that takes ``seconds`` without using the CPU (a stand-in for work whose
-    length we want to control exactly on a shared machine); returns its index."""
-    time.sleep(seconds)
-    return index
-
-
-def spin_task(seconds: float, index: int = 0) -> int:
-    """A task that keeps one core busy for ``seconds`` of wall time; returns its index."""
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        pass
-    return index
-
-
-def _workers(client) -> list[str]:
-    # nthreads() asks the scheduler; scheduler_info() may return the client's cache, which
-    # Dask's periodic refresh (every 2 s, totals only) empties at any moment
-    workers = sorted(client.nthreads())
-    if not workers:
-        raise RuntimeError("the cluster has no workers")
-    return workers
-
-
-def run_schedule_on_cluster(client, durations, strategy: str) -> dict:
-    """Run ``sleep_task``s of ``durations`` on the cluster with ``strategy``: the static
-    strategies pin each task to the worker the plan chose; ``"dynamic"`` submits them
-    unpinned, in order, and lets Dask's scheduler place them. Returns the wall-clock
-    makespan (s) and the task indices (in order, to check that every task ran once)."""
-    from distributed import wait
-
-    values = _costs(durations, "durations")
-    _check_strategy(strategy)
-    workers = _workers(client)
-    begin = time.perf_counter()
-    if strategy == "dynamic":
-        futures = [client.submit(sleep_task, d, i, pure=False) for i, d in enumerate(values)]
-    else:
-        plan = simulate_schedule(values, len(workers), strategy)
-        futures = [client.submit(sleep_task, d, i, workers=[workers[plan.worker[i]]],
-                                 allow_other_workers=False, pure=False)
-                   for i, d in enumerate(values)]
-    wait(futures)
-    makespan = time.perf_counter() - begin
-    return {"strategy": strategy, "makespan (s)": makespan,
-            "indices": client.gather(futures)}
-
-
-def measure_overhead(client, total_seconds: float = 0.4, task_counts=(2, 8, 32, 128, 512)):
-    """Split ``total_seconds`` of busy work into each number of tasks and time it on the
-    cluster. Returns a DataFrame: tasks, task length (ms), measured (s), ideal (s),
-    efficiency. Timings: show them, never assert them."""
-    import pandas as pd
-    from distributed import wait
-
-    total = _costs([total_seconds], "total_seconds")[0]
-    counts = [_count(k, "task_counts[i]") for k in task_counts]
-    if not counts:
-        raise ValueError("task_counts must hold at least one count")
-    workers = len(_workers(client))
-    wait(client.map(spin_task, [0.001] * workers, pure=False))   # warm up both workers
-    rows = []
-    for k in counts:
-        begin = time.perf_counter()
-        futures = client.map(spin_task, [total / k] * k, range(k), pure=False)
-        wait(futures)
-        measured = time.perf_counter() - begin
-        assert sorted(client.gather(futures)) == list(range(k))
-        del futures
-        rows.append({"tasks": k, "task (ms)": 1000 * total / k, "measured (s)": measured,
-                     "ideal (s)": total / workers, "efficiency": total / workers / measured})
-    return pd.DataFrame(rows)
-
-
+# -- fitting the overhead to a measurement ----------------------------------------------
 def fit_overhead(measurements, workers: int) -> float:
     """Seconds of overhead per task fitted to measurements (a DataFrame with "tasks",
     "measured (s)" and "ideal (s)"): least squares on measured − ideal ≈ (tasks / workers) × o."""
-    workers = _count(workers, "workers")
+    workers = count("workers", workers, minimum=1)
     tasks = np.asarray(measurements["tasks"], dtype=float)
     excess = np.asarray(measurements["measured (s)"], dtype=float) - \
         np.asarray(measurements["ideal (s)"], dtype=float)

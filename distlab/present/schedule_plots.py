@@ -1,12 +1,15 @@
-"""Chapter 2.1 and 2.3 plots: schedules, the overhead curve, scaling predictions.
+"""Plots of schedules and scaling: Gantt charts, the overhead curve, speed-up and
+efficiency against the number of workers (chapters 02 and 08).
 
-Each function takes data (from ``distlab.concepts.partitioning`` / ``distlab.concepts.scaling``) and returns a
-matplotlib ``Figure`` already closed in pyplot, so it shows once and needs no
-closing.
+Each function takes data (from :mod:`distlab.concepts.partitioning`,
+:mod:`distlab.concepts.scaling` or their measurements in :mod:`distlab.apps.schedules` and
+:mod:`distlab.apps.speedup`) and returns a matplotlib ``Figure`` already closed in pyplot,
+so it shows once and needs no closing.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from distlab.concepts import partitioning, scaling
 from distlab.present.figures import closed_figure
@@ -72,4 +75,27 @@ def speedup_plot(measured: dict, f: float, workers=(1, 2, 4, 8, 16, 32, 64)):
     ax.set_xlabel("workers (beyond 2: predictions)")
     ax.set_ylabel("speed-up")
     ax.legend(fontsize=8)
+    return fig
+
+
+def efficiency_plot(frame: pd.DataFrame):
+    """Parallel efficiency against nodes, one line per algorithm, from
+    :func:`distlab.concepts.scaling.efficiency`. Raises ``TypeError`` for anything else."""
+    if not isinstance(frame, pd.DataFrame) or not {"algorithm", "nodes",
+                                                   "efficiency"} <= set(frame.columns):
+        raise TypeError("frame must be what distlab.concepts.scaling.efficiency() returned")
+    fig = closed_figure(figsize=(5.5, 3.2), dpi=72)
+    ax = fig.subplots()
+    styles = [("o", "-"), ("s", "-"), ("^", "--"), ("x", ":")]   # ring and Rabenseifner overlap
+    for k, (algorithm, group) in enumerate(frame.groupby("algorithm", sort=False)):
+        marker, line = styles[k % len(styles)]
+        ax.plot(group["nodes"], group["efficiency"], marker=marker, linestyle=line,
+                label=algorithm)
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("nodes p")
+    ax.set_ylabel("parallel efficiency T₁ / (p·T_p)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig

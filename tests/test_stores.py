@@ -1,4 +1,5 @@
-"""The linearizability checker and the replicated store on the simulator."""
+"""The linearizability checker, the replicated store on the simulator, and its tables:
+the trade-off (chapter 02), the price of consistency (08), availability (09)."""
 import copy
 from collections import Counter
 import itertools
@@ -121,9 +122,9 @@ def test_caller_history_is_not_modified():
 
 @pytest.mark.parametrize("history, error, match", [
     ("ops", TypeError, "list of operations"),
-    ([("A", "append", 1, 0, 1)], ValueError, "kind must be 'read' or 'write'"),
+    ([("A", "append", 1, 0, 1)], ValueError, r"history\[0\]: kind must be one of 'read', 'write'"),
     ([("A", "write", 1, 2, 1)], ValueError, "completes"),
-    ([("A", "write", 1, math.nan, 1)], ValueError, "invoke must be a finite number"),
+    ([("A", "write", 1, math.nan, 1)], ValueError, r"history\[0\]: invoke must be finite"),
     ([("A", "write", [1], 0, 1)], TypeError, "hashable"),
     ([{"process": 1, "kind": "read"}], ValueError, "missing value, invoke, complete"),
     ([("A", "write", 1, 0, 2), ("A", "read", 1, 1, 3)], ValueError, "one operation at a time"),
@@ -260,12 +261,12 @@ def test_history_times_are_ms_and_processes_are_sequential():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(n=0), "n \\(replicas\\) must be at least 1"),
+    (dict(n=0), "n \\(replicas\\) must be ≥ 1"),
     (dict(n=3, r=4), "r \\(read quorum\\) must be at most n=3"),
     (dict(n=3, w=5), "w \\(write quorum\\) must be at most n=3"),
-    (dict(n=3, r=0), "r \\(read quorum\\) must be at least 1"),
+    (dict(n=3, r=0), "r \\(read quorum\\) must be ≥ 1"),
     (dict(n=3, r=1, w=2, replication="sync"), "R \\+ W > N"),
-    (dict(replication="quorum"), "replication must be one of sync, async"),
+    (dict(replication="quorum"), "replication must be one of 'sync', 'async'"),
     (dict(drop=1.5), "drop"),
     (dict(timeout=0), "timeout"),
     (dict(anti_entropy=-1), "anti_entropy"),
@@ -324,3 +325,38 @@ def test_plots_draw_from_runs_and_tables():
     run = C.run(C.STRONG, seed=0)
     assert W.timeline_plot(run, 500, 900).axes
     assert len(W.tradeoff_plot(C.tradeoff(seeds=range(2))).axes) == 5
+
+
+# -- the tables of chapters 08 and 09 -----------------------------------------------------------
+def test_price_of_consistency_strong_pays_latency_eventual_pays_staleness():
+    t = C.price_of_consistency(delays_ms=(1, 10), replicas=(3,), seeds=range(2))
+    assert list(t["one-way delay (ms)"]) == [1, 10] and list(t["N"]) == [3, 3]
+    assert (t["linearizable: strong"] == "2/2").all()
+    assert (t["eventual write (ms)"] == 0).all() and (t["eventual read (ms)"] == 0).all()
+    assert (t["strong write (ms)"] > t["strong read (ms)"]).all()     # two phases vs one
+    # two round trips, each at least the base delay and at most base + jitter = 3 × base
+    ratio = t["strong write ÷ mean delay"]
+    assert ((ratio >= 2) & (ratio <= 6)).all()
+    assert t["strong write (ms)"].iloc[1] > 5 * t["strong write (ms)"].iloc[0]
+    again = C.price_of_consistency(delays_ms=(1, 10), replicas=(3,), seeds=range(2))
+    assert t.equals(again)                                           # deterministic
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"delays_ms": ()}, ValueError, "delays_ms must not be empty"),
+    ({"delays_ms": (0,)}, ValueError, "delays_ms must be > 0"),
+    ({"replicas": (2.5,)}, TypeError, "replicas must be an int"),
+    ({"replicas": "3"}, TypeError, "replicas must be a list"),
+    ({"seeds": []}, ValueError, "seeds must hold at least one seed"),
+])
+def test_price_of_consistency_rejects_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        C.price_of_consistency(**kwargs)
+
+
+def test_replication_keeps_the_store_available():
+    t = C.replicated_store_availability()
+    assert list(t.index) == [1, 3]
+    assert t.loc[3, "timed out (%)"] == 0 < t.loc[1, "timed out (%)"]
+    assert t["linearizable"].all()
+    assert t.equals(C.replicated_store_availability())              # deterministic

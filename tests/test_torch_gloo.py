@@ -1,4 +1,5 @@
-"""distlab.engines.torch_gloo: the document's example and one DDP step with PyTorch Distributed
+"""distlab.engines.torch_gloo (ranks, their all-reduce and its timing) and the DDP jobs of
+distlab.apps.torch_ddp: the document's example and one DDP step with PyTorch Distributed
 (gloo, CPU processes on 127.0.0.1), equal to distlab's own results.
 
 PyTorch is optional: without it the tests that need it are skipped with the reason, unless
@@ -10,9 +11,10 @@ import socket
 import numpy as np
 import pytest
 
+from distlab.apps import torch_ddp
+from distlab.apps.training import apply_gradient, init_params, load_shard, node_gradient, train
 from distlab.engines import torch_gloo
 from distlab.engines.allreduce import allreduce
-from distlab.apps.training import apply_gradient, init_params, load_shard, node_gradient, train
 
 REQUIRED = os.environ.get("DISTLAB_REQUIRE_TORCH") == "1"
 
@@ -31,9 +33,9 @@ def two_ranks(torch_needed):
     """One spawn of world size 2 serves most tests: forming the group costs seconds."""
     return torch_gloo.run_ranks([
         ("allreduce_mean", {"values": [10.0, 30.0]}),
-        ("ddp_step", {"seed": 0, "batch": 32, "lr": 2.0, "steps": 3}),
+        (torch_ddp.ddp_step, {"seed": 0, "batch": 32, "lr": 2.0, "steps": 3}),
         ("time_allreduce", {"sizes": (8, 4096), "repeats": 2}),
-        ("time_ddp_step", {"repeats": 2}),
+        (torch_ddp.time_ddp_step, {"repeats": 2}),
     ], world_size=2)
 
 
@@ -48,13 +50,15 @@ def test_free_port_is_bindable():
 
 @pytest.mark.parametrize("jobs, error, match", [
     ("nope", ValueError, "unknown job 'nope'; known jobs: allreduce_mean"),
+    ("ddp_step", ValueError, "unknown job 'ddp_step'"),        # an app's job: pass the function
     ([], TypeError, "non-empty list"),
-    ([("ddp_step", [1])], TypeError, "must be a dict"),
-    ([("ddp_step", {}, 3)], ValueError, "from 1 to world_size"),
-    ([("ddp_step", {}, 0)], ValueError, "from 1 to world_size"),
-    ([("ddp_step", {"group": None})], ValueError, "group"),
-    ([("ddp_step", {}, 1, 2)], TypeError, "a job must be"),
-    (["ddp_step", "ddp_step"], ValueError, "appears twice"),
+    ([(torch_ddp.ddp_step, [1])], TypeError, "must be a dict"),
+    ([(torch_ddp.ddp_step, {}, 3)], ValueError, "from 1 to world_size"),
+    ([("allreduce_mean", {}, 0)], ValueError, "from 1 to world_size"),
+    ([(torch_ddp.ddp_step, {"group": None})], ValueError, "group"),
+    ([(torch_ddp.ddp_step, {}, 1, 2)], TypeError, "a job must be"),
+    ([torch_ddp.ddp_step, torch_ddp.ddp_step], ValueError, "appears twice"),
+    ([lambda rank, world_size, group: rank], TypeError, "top level of an importable module"),
 ])
 def test_bad_jobs_are_rejected_before_anything_starts(jobs, error, match):
     with pytest.raises(error, match=match):
@@ -63,11 +67,11 @@ def test_bad_jobs_are_rejected_before_anything_starts(jobs, error, match):
 
 def test_bad_world_size_timeout_and_values():
     with pytest.raises(TypeError, match="world_size must be an int"):
-        torch_gloo.run_ranks("ddp_step", world_size=2.0)
+        torch_gloo.run_ranks("allreduce_mean", world_size=2.0)
     with pytest.raises(ValueError, match="world_size must be between 1 and 16"):
-        torch_gloo.run_ranks("ddp_step", world_size=0)
-    with pytest.raises(ValueError, match="timeout must be a positive"):
-        torch_gloo.run_ranks("ddp_step", timeout=0)
+        torch_gloo.run_ranks("allreduce_mean", world_size=0)
+    with pytest.raises(ValueError, match="timeout must be > 0"):
+        torch_gloo.run_ranks("allreduce_mean", timeout=0)
     with pytest.raises(TypeError, match="values must be a list"):
         torch_gloo.allreduce_example("10 20 30")
     with pytest.raises(ValueError, match="values\\[1\\] must be finite"):
@@ -79,9 +83,9 @@ def test_bad_world_size_timeout_and_values():
 
 
 def test_without_torch_the_launcher_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(torch_dist, "available", lambda: False)
+    monkeypatch.setattr(torch_gloo, "available", lambda: False)
     with pytest.raises(ModuleNotFoundError, match="pip install torch"):
-        torch_gloo.run_ranks("ddp_step")
+        torch_gloo.run_ranks(torch_ddp.ddp_step)
 
 
 # --- with torch -------------------------------------------------------------------------

@@ -33,21 +33,21 @@ def test_table_without_torch_leaves_its_column_empty():
 
 
 def test_run_torch_without_torch_says_how_to_install(monkeypatch, capsys):
-    monkeypatch.setattr(torch_dist, "available", lambda: False)
+    monkeypatch.setattr(torch_gloo, "available", lambda: False)
     monkeypatch.delenv("DISTLAB_REQUIRE_TORCH", raising=False)
     assert torch_compare.run_torch() is None
     assert torch_gloo.INSTALL_COMMAND in capsys.readouterr().out
 
 
 def test_run_torch_without_torch_fails_when_ci_requires_it(monkeypatch):
-    monkeypatch.setattr(torch_dist, "available", lambda: False)
+    monkeypatch.setattr(torch_gloo, "available", lambda: False)
     monkeypatch.setenv("DISTLAB_REQUIRE_TORCH", "1")
     with pytest.raises(ModuleNotFoundError, match="DISTLAB_REQUIRE_TORCH=1 but PyTorch"):
         torch_compare.run_torch()
 
 
 def test_run_torch_rejects_bad_values(monkeypatch):
-    monkeypatch.setattr(torch_dist, "available", lambda: True)
+    monkeypatch.setattr(torch_gloo, "available", lambda: True)
     with pytest.raises(ValueError, match="at least 2 numbers"):
         torch_compare.run_torch([1.0])
     with pytest.raises(TypeError, match="values must be a list"):

@@ -90,6 +90,14 @@ def test_skewed_tasks_static_round_robin_loses_to_longest_first_and_dynamic():
     assert sum(d) == pytest.approx(24 * 0.05, abs=0.01)
 
 
+def test_the_alternating_case_breaks_round_robin_only():
+    d = P.alternating_durations()
+    assert d == [0.2, 0.02] * 4
+    assert P.simulate_schedule(d, 2, "round_robin").makespan == pytest.approx(0.8)
+    assert P.simulate_schedule(d, 2, "longest_first").makespan == pytest.approx(0.44)
+    assert P.lower_bound(d, 2) == pytest.approx(0.44)
+
+
 def test_overhead_adds_to_every_task():
     s = P.simulate_schedule([1, 1, 1, 1], 2, "dynamic", overhead=0.5)
     assert s.makespan == 3.0
@@ -126,13 +134,15 @@ def test_fit_overhead_recovers_a_known_overhead():
     (lambda: P.partition_cost_aware([1, -2], 1), ValueError, "costs\\[1\\]"),
     (lambda: P.partition_cost_aware("abc", 1), TypeError, "list of non-negative"),
     (lambda: P.simulate_schedule([1], 2, "random"), ValueError,
-     "round_robin, longest_first, dynamic"),
+     "'round_robin', 'longest_first', 'dynamic'"),
     (lambda: P.simulate_schedule([], 2), ValueError, "empty"),
-    (lambda: P.simulate_schedule([1], 0), ValueError, "workers must be at least 1"),
+    (lambda: P.simulate_schedule([1], 0), ValueError, "workers must be ≥ 1"),
     (lambda: P.simulate_schedule([1], 2, overhead=-1), ValueError, "overhead"),
     (lambda: P.overhead_model(1, 0, 2, 0.001), ValueError, "tasks"),
     (lambda: P.break_even_task_seconds(0.001, 1.0), ValueError, "efficiency"),
     (lambda: P.skewed_durations(5, shape=1.0), ValueError, "shape"),
+    (lambda: P.alternating_durations(long=0), ValueError, "long must be > 0"),
+    (lambda: P.alternating_durations(tasks=0), ValueError, "tasks must be ≥ 1"),
 ])
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
