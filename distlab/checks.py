@@ -18,11 +18,13 @@ from numbers import Integral, Real
 from typing import Iterable
 
 
-def count(name: str, value, *, minimum: int = 0, maximum: int | None = None) -> int:
+def count(name: str, value, *, minimum: int = 0, maximum: int | None = None,
+          limit: str = "the limit of this function") -> int:
     """``value`` as an ``int`` in [minimum, maximum]; bools and floats are refused.
 
-    Raises ``TypeError`` (not an integer) or ``ValueError`` (out of range; ``maximum``
-    bounds work that would otherwise run away, and the message names the limit).
+    Raises ``TypeError`` (not an integer) or ``ValueError`` (out of range). ``limit`` says
+    where ``maximum`` comes from: by default a bound on work that would otherwise run
+    away; or another argument ("darts", "len(data)").
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
@@ -30,8 +32,7 @@ def count(name: str, value, *, minimum: int = 0, maximum: int | None = None) -> 
     if value < minimum:
         raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be ≤ {maximum:,} (the limit of this function), "
-                         f"got {value:,}")
+        raise ValueError(f"{name} must be ≤ {maximum:,} ({limit}), got {value:,}")
     return value
 
 
@@ -64,11 +65,23 @@ def positive(name: str, value) -> float:
 
 def fraction(name: str, value, *, open_low: bool = False, open_high: bool = False) -> float:
     """A finite number in [0, 1] (a probability, a share); ``open_*`` exclude an end."""
-    value = number(name, value, minimum=0, maximum=1)
+    interval = f"{'(' if open_low else '['}0, 1{')' if open_high else ']'}"
+    try:
+        value = number(name, value, minimum=0, maximum=1)
+    except ValueError:
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}") from None
     if (open_low and value == 0) or (open_high and value == 1):
-        raise ValueError(f"{name} must be in {'(' if open_low else '['}0, "
-                         f"1{')' if open_high else ']'}, got {value!r}")
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
     return value
+
+
+def sequence(name: str, value) -> list:
+    """``value`` as a new list (a list, tuple, array or other iterable, not a string,
+    bytes or dict). Raises ``TypeError`` for anything else; the caller's object is not
+    modified."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
 
 
 def choice(name: str, value, choices: Iterable[str]) -> str:

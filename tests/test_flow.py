@@ -36,8 +36,10 @@ def test_highlight_only_adds_styles_and_completed_adds_one_edge():
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: flow.mermaid(highlight=["Z"]), ValueError, "stages are A, B"),
-    (lambda: flow.mermaid([("A", "Q", None)]), ValueError, "names stage 'Q'"),
+    (lambda: flow.mermaid(highlight=["Z"]), ValueError,
+     r"highlight\[0\] must be one of 'A', 'B', .*; got 'Z'"),
+    (lambda: flow.mermaid([("A", "Q", None)]), ValueError,
+     r"edges\[0\]\[1\] \(a stage\) must be one of 'A', .*; got 'Q'"),
     (lambda: flow.mermaid([("A", "B")]), TypeError, "\\(source, target, label\\)"),
     (lambda: flow.mermaid([]), ValueError, "at least one edge"),
     (lambda: flow.parse_mermaid(None), TypeError, "string"),
@@ -60,7 +62,7 @@ def test_walks_on_the_cluster(client):
     assert "class A,B,D,E,F,G,H taken" in eventual.diagram().text
     # Deterministic: the same walk prints the same report.
     assert flow.run(client, "eventual").lines() == eventual.lines()
-    with pytest.raises(ValueError, match="strong, eventual"):
+    with pytest.raises(ValueError, match="strategy must be one of 'strong', 'eventual'"):
         flow.run(client, "causal")
     with pytest.raises(TypeError, match="distributed.Client"):
         flow.run("client", "strong")

@@ -5,7 +5,9 @@ initialise → choose a sync strategy → strong or eventual sync → parallelis
 and balance → compute → collect. Here each box is a stage that really runs on the Dask
 cluster, ``mermaid()`` gives back the diagram's text (exactly the document's nodes and
 edges), and ``run(client, strategy)`` walks the graph from A, executes each stage it
-reaches, reports what the stage did, and draws the path it took, highlighted.
+reaches, reports what the stage did, and draws the path it took, highlighted. (The
+diagram as data and text is :mod:`distlab.apps.flow_diagram`; its names are importable
+from here.)
 
 Running it exposes something the picture hides: in the document's diagram the strong
 branch ends at C — no edge leaves it, so a strong-consistency system would never compute
@@ -26,126 +28,20 @@ What the stages do (small, a second in total):
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+# The diagram's data and text live in flow_diagram; chapter 02 reads them from here too.
+from distlab.apps.flow_diagram import (COMPLETED_EDGES, DOCUMENT_EDGES, DOCUMENT_MERMAID,
+                                       STAGES, STRATEGIES, Diagram, check_edges, mermaid,
+                                       parse_mermaid)
+from distlab.checks import choice, count, number
 from distlab.concepts import partitioning
+from distlab.engines.workers import check_client, submit_on, worker_addresses
 
 __all__ = ["STAGES", "DOCUMENT_MERMAID", "DOCUMENT_EDGES", "COMPLETED_EDGES", "STRATEGIES",
            "mermaid", "parse_mermaid", "Diagram", "run", "FlowRun"]
-
-#: The diagram exactly as printed in the document (section 2.4).
-DOCUMENT_MERMAID = """\
-graph TD
-    A[初始化分布式系统] --> B[数据同步策略选择]
-    B -->|强一致性| C[实现强一致性同步]
-    B -->|最终一致性| D[实现最终一致性同步]
-    D --> E[算法并行化]
-    E --> F[任务划分和负载均衡]
-    F --> G[执行并行计算]
-    G --> H[结果收集和汇总]"""
-
-#: Stage id → (the document's label, English).
-STAGES = {
-    "A": ("初始化分布式系统", "initialise the distributed system"),
-    "B": ("数据同步策略选择", "choose a data-sync strategy"),
-    "C": ("实现强一致性同步", "strong-consistency sync"),
-    "D": ("实现最终一致性同步", "eventual-consistency sync"),
-    "E": ("算法并行化", "parallelise the algorithm"),
-    "F": ("任务划分和负载均衡", "partition tasks and balance the load"),
-    "G": ("执行并行计算", "run the parallel computation"),
-    "H": ("结果收集和汇总", "collect and combine the results"),
-}
-
-#: (source, target, edge label or None), in the document's order.
-DOCUMENT_EDGES = (("A", "B", None), ("B", "C", "强一致性"), ("B", "D", "最终一致性"),
-                  ("D", "E", None), ("E", "F", None), ("F", "G", None), ("G", "H", None))
-#: The document's edges plus the one its strong branch is missing.
-COMPLETED_EDGES = DOCUMENT_EDGES + (("C", "E", None),)
-#: Strategy name → the label of the edge out of B it takes.
-STRATEGIES = {"strong": "强一致性", "eventual": "最终一致性"}
-
-_HIGHLIGHT = "stroke:#d62728,stroke-width:3px"
-
-
-def _check_edges(edges) -> tuple:
-    edges = tuple(edges)
-    if not edges:
-        raise ValueError("edges must hold at least one edge")
-    for i, edge in enumerate(edges):
-        if not (isinstance(edge, tuple) and len(edge) == 3):
-            raise TypeError(f"edges[{i}] must be a (source, target, label) tuple, got {edge!r}")
-        for node in edge[:2]:
-            if node not in STAGES:
-                raise ValueError(f"edges[{i}] names stage {node!r}; stages are "
-                                 f"{', '.join(STAGES)}")
-    return edges
-
-
-def mermaid(edges=DOCUMENT_EDGES, highlight=()) -> str:
-    """The flow as Mermaid text. Each node's label is written where it first appears, as
-    in the document, so ``mermaid() == DOCUMENT_MERMAID``. ``highlight`` — a path of stage
-    ids — colours those nodes and the edges between consecutive ones."""
-    edges = _check_edges(edges)
-    path = list(highlight)
-    for node in path:
-        if node not in STAGES:
-            raise ValueError(f"highlight names stage {node!r}; stages are {', '.join(STAGES)}")
-    declared: set = set()
-
-    def node(name: str) -> str:
-        if name in declared:
-            return name
-        declared.add(name)
-        return f"{name}[{STAGES[name][0]}]"
-
-    lines = ["graph TD"]
-    for src, dst, label in edges:
-        arrow = f"-->|{label}|" if label else "-->"
-        lines.append(f"    {node(src)} {arrow} {node(dst)}")
-    if path:
-        steps = set(zip(path, path[1:]))
-        taken = [i for i, (s, d, _) in enumerate(edges) if (s, d) in steps]
-        lines.append(f"    classDef taken fill:#fde2e2,{_HIGHLIGHT}")
-        lines.append(f"    class {','.join(path)} taken")
-        if taken:
-            lines.append(f"    linkStyle {','.join(map(str, taken))} {_HIGHLIGHT}")
-    return "\n".join(lines)
-
-
-_EDGE = re.compile(r"^\s*(\w+)(?:\[([^\]]*)\])?\s*-->(?:\|([^|]*)\|)?\s*(\w+)(?:\[([^\]]*)\])?\s*$")
-
-
-def parse_mermaid(text: str) -> tuple[dict, set]:
-    """The nodes ({id: label}) and edges ({(source, target, label or None)}) of a Mermaid
-    ``graph`` made of ``A[label] -->|edge label| B[label]`` lines; style lines are skipped."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
-    nodes: dict = {}
-    edges: set = set()
-    for line in text.splitlines()[1:]:
-        match = _EDGE.match(line)
-        if not match:
-            continue
-        src, src_label, label, dst, dst_label = match.groups()
-        for name, node_label in ((src, src_label), (dst, dst_label)):
-            if node_label is not None:
-                nodes[name] = node_label
-            nodes.setdefault(name, None)
-        edges.add((src, dst, label or None))
-    return nodes, edges
-
-
-@dataclass(frozen=True)
-class Diagram:
-    """Mermaid text that JupyterLab (≥ 4.1) draws when it is a cell's result."""
-    text: str
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/vnd.mermaid": self.text, "text/plain": self.text}
-
 
 # -- the stages -------------------------------------------------------------------------------
 def _mean(*values: float) -> float:
@@ -190,17 +86,20 @@ def run(client, strategy: str, edges=DOCUMENT_EDGES, *, values=(10.0, 20.0, 30.0
         seed: int = 0) -> FlowRun:
     """Walk the flow from A with ``strategy`` (``"strong"`` or ``"eventual"``), running
     each stage on the cluster. At B the edge labelled with the strategy is taken; after
-    that the single edge out of each stage, until a stage has none."""
-    from distributed import Client
+    that the single edge out of each stage, until a stage has none.
 
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
-    edges = _check_edges(edges)
-    values = [float(v) for v in values]
-    if len(values) < 2 or not np.all(np.isfinite(values)):
+    Raises ``TypeError`` (client not a ``distributed.Client``, an edge not a triple, a
+    value not a number) or ``ValueError`` (a closed client, an unknown strategy or stage,
+    fewer than two values, a value not finite, a negative seed)."""
+    check_client(client)
+    choice("strategy", strategy, STRATEGIES)
+    edges = check_edges(edges)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"values must be a list of numbers, got {type(values).__name__}")
+    values = [number(f"values[{i}]", v) for i, v in enumerate(values)]
+    if len(values) < 2:
         raise ValueError("values must hold at least two finite numbers, one per node")
+    seed = count("seed", seed)
 
     flow = FlowRun(strategy, edges)
     ctx: dict = {"client": client, "values": values, "seed": seed}
@@ -226,10 +125,7 @@ def run(client, strategy: str, edges=DOCUMENT_EDGES, *, values=(10.0, 20.0, 30.0
 
 def _stage_a(ctx, strategy):
     client = ctx["client"]
-    workers = sorted(client.nthreads())       # asks the scheduler, unlike scheduler_info()
-    if not workers:
-        raise RuntimeError("the cluster has no workers")
-    ctx["workers"] = workers
+    ctx["workers"] = workers = worker_addresses(client)
     ctx["nodes"] = [client.scatter(v, workers=[workers[i % len(workers)]], direct=True)
                     for i, v in enumerate(ctx["values"])]
     shown = ", ".join(f"{v:g}" for v in ctx["values"])
@@ -289,9 +185,8 @@ def _stage_f(ctx, strategy):
 
 def _stage_g(ctx, strategy):
     client, workers = ctx["client"], ctx["workers"]
-    ctx["partials"] = [client.submit(_chunk_loss, 100 + i, r, ctx["m"],
-                                     workers=[workers[ctx["assignment"][i]]],
-                                     allow_other_workers=True, pure=False)
+    ctx["partials"] = [submit_on(client, _chunk_loss, 100 + i, r, ctx["m"],
+                                 worker=workers[ctx["assignment"][i]])
                        for i, r in enumerate(ctx["chunks"])]
     return f"{len(ctx['partials'])} tasks submitted, each to the worker the plan chose"
 

@@ -12,7 +12,9 @@ from numbers import Real
 import numpy as np
 from distributed import Client, wait
 
+from distlab.checks import count, flag
 from distlab.engines.progress import progress as show_progress
+from distlab.engines.workers import check_client, worker_addresses
 
 #: Section 5.2 of the source document, exactly as printed.
 DOCUMENT_LISTING = '''\
@@ -62,21 +64,6 @@ def _as_finite_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _check_client(client) -> None:
-    if not isinstance(client, Client):
-        raise TypeError(f"client must be a distributed.Client (from distlab.connect()), "
-                        f"got {type(client).__name__}")
-
-
-def _workers(client: Client) -> list[str]:
-    # nthreads() asks the scheduler; scheduler_info() may be a background refresh that
-    # momentarily lists no workers.
-    workers = sorted(client.nthreads())
-    if not workers:
-        raise RuntimeError("the cluster has no workers")
-    return workers
-
-
 def _mean(*values: np.ndarray) -> np.ndarray:
     return np.mean(values, axis=0)
 
@@ -92,8 +79,13 @@ def data_sync(client: Client, node_values, *, progress: bool = False) -> list:
     Node i's value is placed on worker i mod W, the mean is computed on the cluster, and a
     copy of it is sent back to every node's worker. Returns every node's synced value, in
     node order: floats for scalar input, arrays otherwise.
+
+    Raises ``TypeError`` (client not an open ``distributed.Client``, node_values not a
+    list, a value not numeric) or ``ValueError`` (a closed client, no values, NaN or
+    infinity, values of different shapes); ``RuntimeError`` if the cluster has no worker.
     """
-    _check_client(client)
+    check_client(client)
+    flag("progress", progress)
     if isinstance(node_values, (str, bytes, Real)) or not hasattr(node_values, "__len__"):
         raise TypeError("node_values must be a list with one value per node, "
                         f"got {type(node_values).__name__}")
@@ -104,7 +96,7 @@ def data_sync(client: Client, node_values, *, progress: bool = False) -> list:
     if len(shapes) > 1:
         raise ValueError(f"node_values must all have one shape, got shapes {sorted(shapes)}")
 
-    workers = _workers(client)
+    workers = worker_addresses(client)
     home = [workers[i % len(workers)] for i in range(len(values))]
     # Each node's value goes straight to its own worker: the "node" holds its data.
     # hash=False: equal values must not share one key, or releasing one loses the other.
@@ -129,16 +121,20 @@ def parallel_computation(client: Client, data, *, partitions: int | None = None,
     The array is cut along its first axis into ``partitions`` contiguous blocks (default:
     one per worker, so each task is big enough to be worth its overhead); each block is
     sent to one worker, summed there, and the partial sums are gathered and added.
+
+    Raises ``TypeError`` (client as in :func:`data_sync`, data not numeric, partitions
+    not an int) or ``ValueError`` (a closed client, data empty or not finite, partitions
+    outside 1 … len(data)).
     """
-    _check_client(client)
+    check_client(client)
+    flag("progress", progress)
     array = _as_finite_array(data, "data")
     if array.ndim == 0 or array.size == 0:
         raise ValueError(f"data must be a non-empty array, got shape {array.shape}")
-    workers = _workers(client)
+    workers = worker_addresses(client)
     if partitions is None:
         partitions = min(len(workers), len(array))
-    if isinstance(partitions, bool) or not isinstance(partitions, int):
-        raise TypeError(f"partitions must be an int, got {type(partitions).__name__}")
+    partitions = count("partitions", partitions)
     if not 1 <= partitions <= len(array):
         raise ValueError(f"partitions must be between 1 and {len(array)} "
                          f"(the length of data's first axis), got {partitions}")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from distlab.engines.allreduce import allreduce
+from distlab.checks import choice, count, positive
+from distlab.concepts.plans import check_node_count
+from distlab.engines.allreduce import ALGORITHMS, allreduce
+from distlab.engines.workers import check_client, submit_on, worker_addresses
 
 
 def shard(seed: int, node: int, rows: int = 64, features: int = 5) -> tuple:
@@ -40,11 +43,16 @@ def one_step_two_ways(n_nodes: int = 4, lr: float = 0.1, seed: int = 0,
 
     With a client, the shards are made on the workers (node i on ``workers[i]``, by
     default worker i mod W), the gradients and steps are tasks there, and both averages
-    are all-reduces of futures: nothing but the two results comes back to the client."""
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int) or n_nodes < 1:
-        raise ValueError(f"n_nodes must be a positive int, got {n_nodes!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    are all-reduces of futures: nothing but the two results comes back to the client.
+
+    ``n_nodes`` an int in [1, :data:`~distlab.concepts.plans.MAX_NODES`], ``lr`` a finite
+    number > 0, ``seed`` an int ≥ 0, ``algorithm`` one of
+    :data:`~distlab.engines.allreduce.ALGORITHMS`, ``workers`` one address per node;
+    else ``TypeError`` / ``ValueError`` naming the argument (a closed client included)."""
+    n_nodes = check_node_count(n_nodes, "n_nodes")
+    lr = positive("lr", lr)
+    seed = count("seed", seed)
+    choice("algorithm", algorithm, ALGORITHMS)
     w = np.zeros(5)
     if client is None:
         data = [shard(seed, i) for i in range(n_nodes)]
@@ -53,13 +61,17 @@ def one_step_two_ways(n_nodes: int = 4, lr: float = 0.1, seed: int = 0,
         via_parameters = allreduce([step(w, g, lr) for g in grads], algorithm).values[0]
         return {"average gradients, then step": via_gradients,
                 "step, then average parameters": via_parameters}
+    check_client(client)
     if workers is None:
-        available = sorted(client.nthreads())    # not scheduler_info(): see api
+        available = worker_addresses(client)
         workers = [available[i % len(available)] for i in range(n_nodes)]
+    elif isinstance(workers, (str, bytes)) or not hasattr(workers, "__len__") \
+            or len(workers) != n_nodes:
+        raise ValueError(f"workers must list one worker address per node ({n_nodes}), "
+                         f"got {workers!r}")
 
     def pin(func, *args, node):
-        return client.submit(func, *args, workers=[workers[node]],
-                             allow_other_workers=False, pure=False)
+        return submit_on(client, func, *args, worker=workers[node], strict=True)
 
     data = [pin(shard, seed, i, node=i) for i in range(n_nodes)]
     grads = [pin(gradient, w, d, node=i) for i, d in enumerate(data)]

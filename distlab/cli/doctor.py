@@ -14,6 +14,7 @@ OPTIONAL = {"torch"}
 
 
 def versions() -> dict[str, str | None]:
+    """Each package of :data:`PACKAGES` → its installed version, or None if missing."""
     found = {}
     for name in PACKAGES:
         try:
@@ -37,6 +38,9 @@ def mermaid_in_jupyterlab() -> str | None:
 
 
 def run() -> int:
+    """Print versions, Mermaid support, and whether a cluster starts (or the configured
+    scheduler answers) and its dashboard; return 0 when all is well, 1 otherwise. Never
+    raises for a failed cluster: the failure is one of the lines it prints."""
     problems = 0
     print(f"python {platform.python_version()} on {platform.system()} {platform.machine()}")
     for name, version in versions().items():

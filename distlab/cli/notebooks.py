@@ -1,11 +1,14 @@
 """The chapters as files: find them and re-execute them, the one way outputs are produced."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 import sysconfig
 import time
 from pathlib import Path
+
+from distlab.checks import count
 
 KERNEL = "python3"
 
@@ -22,7 +25,19 @@ def notebooks_dir() -> Path:
 
 
 def chapters(names=(), folder: Path | None = None) -> list[Path]:
-    """Chapter paths in order; ``names`` selects by file name, stem or number prefix."""
+    """Chapter paths in order; ``names`` selects by file name, stem or number prefix.
+
+    Raises ``TypeError`` when ``names`` is not a list of strings, ``ValueError`` naming the
+    known chapters when one matches none, ``FileNotFoundError`` when there is no
+    ``notebooks/`` folder."""
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise TypeError(f"names must be a list of chapter names or numbers, "
+                        f"got {type(names).__name__} {names!r}")
+    names = list(names)
+    for i, name in enumerate(names):
+        if not isinstance(name, (str, os.PathLike)):
+            raise TypeError(f"names[{i}] must be a chapter name or number as a string, "
+                            f"got {type(name).__name__} {name!r}")
     folder = folder or notebooks_dir()
     every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not names:
@@ -40,7 +55,15 @@ def chapters(names=(), folder: Path | None = None) -> list[Path]:
 
 
 def execute(path: Path, timeout: int = 600) -> float:
-    """Run ``path`` top to bottom in a fresh kernel and write its outputs back; seconds taken."""
+    """Run ``path`` top to bottom in a fresh kernel and write its outputs back; seconds taken.
+
+    ``timeout`` is the seconds one cell may take (an int ≥ 1). Raises ``TypeError`` /
+    ``ValueError`` for a bad timeout, ``FileNotFoundError`` when ``path`` is not a file,
+    and nbclient's ``CellExecutionError`` or ``CellTimeoutError`` when a cell fails."""
+    timeout = count("timeout", timeout, minimum=1)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path must be a notebook file, got {str(path)!r}")
     import nbformat
     from nbclient import NotebookClient
 

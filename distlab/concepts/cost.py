@@ -21,24 +21,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from distlab.checks import choice, count, fraction, number
 from distlab.concepts.kernel import block_bounds
 from distlab.concepts.plans import Plan
+
+#: The algorithms :func:`closed_form` knows, exact ones first.
+CLOSED_FORMS = ("star", "tree", "recursive_doubling", "ring", "rabenseifner",
+                "gossip_ring", "gossip_complete", "gossip_random")
 
 
 @dataclass(frozen=True)
 class Network:
-    """α (seconds per message), bandwidth (bytes per second), γ (seconds per byte reduced)."""
+    """α (seconds per message), bandwidth (bytes per second), γ (seconds per byte reduced).
+
+    Raises ``TypeError`` for a value that is not a number and ``ValueError`` for one that
+    is not finite, negative, or (bandwidth) zero."""
     alpha: float = 5e-6
     bandwidth: float = 12.5e9            # 100 Gb/s
     gamma: float = 0.0
 
     def __post_init__(self):
-        for name in ("alpha", "bandwidth", "gamma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                    or not np.isfinite(value) or value < 0 or (name == "bandwidth" and value == 0):
-                raise ValueError(f"{name} must be a finite number ≥ 0 (bandwidth > 0), "
-                                 f"got {value!r}")
+        number("alpha", self.alpha, minimum=0)
+        number("bandwidth", self.bandwidth, minimum=0, strict=True)
+        number("gamma", self.gamma, minimum=0)
 
     @property
     def beta(self) -> float:
@@ -49,22 +54,29 @@ class Network:
 DEFAULT_NETWORK = Network()
 
 
-def _check(plan, n, itemsize=8) -> tuple[int, int]:
-    """``n`` and ``itemsize`` as ints (whole floats such as ``4e6 // 8`` are accepted)."""
+def _whole(name: str, value) -> int:
+    """A count that may arrive as a whole float (``4e6 // 8`` is 500000.0)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    return count(name, value)
+
+
+def _check(plan, n, itemsize=8, network: Network = DEFAULT_NETWORK) -> tuple[int, int]:
+    """``n`` (elements per node) and ``itemsize`` (bytes per element) as ints ≥ 0.
+
+    Raises ``TypeError`` for a plan that is not a :class:`Plan`, a network that is not a
+    :class:`Network` or a count that is not an int (or a whole float), ``ValueError``
+    for a negative count."""
     if not isinstance(plan, Plan):
         raise TypeError(f"plan must be a Plan (from make_plan), got {type(plan).__name__}")
-    out = []
-    for name, value in (("n", n), ("itemsize", itemsize)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not value >= 0 or int(value) != value:
-            raise ValueError(f"{name} must be a whole number ≥ 0 (elements per node, bytes "
-                             f"per element), got {value!r}")
-        out.append(int(value))
-    return out[0], out[1]
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a Network, got {type(network).__name__}")
+    return _whole("n", n), _whole("itemsize", itemsize)
 
 
 def chunk_elements(plan: Plan, n: int) -> np.ndarray:
-    """Element offsets of the plan's blocks for a vector of ``n`` elements."""
+    """Element offsets of the plan's blocks for a vector of ``n`` elements (errors as
+    :func:`round_bytes`)."""
     n, _ = _check(plan, n)
     return block_bounds(n, plan.blocks)
 
@@ -72,7 +84,8 @@ def chunk_elements(plan: Plan, n: int) -> np.ndarray:
 def round_bytes(plan: Plan, n: int, itemsize: int = 8):
     """Per round, per node: messages and bytes sent and received, and bytes reduced.
 
-    Returns five arrays of shape (rounds, nodes)."""
+    Returns five arrays of shape (rounds, nodes). Raises ``TypeError`` (plan not a Plan,
+    a count not an int) or ``ValueError`` (a negative count)."""
     n, itemsize = _check(plan, n, itemsize)
     bounds = chunk_elements(plan, n)
     shape = (plan.n_rounds, plan.n_nodes)
@@ -104,7 +117,9 @@ def bytes_per_node(plan: Plan, n: int, itemsize: int = 8) -> tuple[np.ndarray, n
 
 def round_times(plan: Plan, n: int, itemsize: int = 8,
                 network: Network = DEFAULT_NETWORK) -> np.ndarray:
-    """The α-β time of each round (seconds)."""
+    """The α-β time of each round (seconds); errors as :func:`round_bytes`, and
+    ``TypeError`` when ``network`` is not a :class:`Network`."""
+    _check(plan, n, itemsize, network)
     if plan.n_rounds == 0:
         return np.zeros(0)
     m_out, m_in, b_out, b_in, red = round_bytes(plan, n, itemsize)
@@ -115,13 +130,14 @@ def round_times(plan: Plan, n: int, itemsize: int = 8,
 
 def plan_time(plan: Plan, n: int, itemsize: int = 8,
               network: Network = DEFAULT_NETWORK) -> float:
-    """The α-β time of the whole plan (seconds)."""
+    """The α-β time of the whole plan (seconds); errors as :func:`round_times`."""
     return float(round_times(plan, n, itemsize, network).sum())
 
 
 def cost_summary(plan: Plan, n: int, itemsize: int = 8,
                  network: Network = DEFAULT_NETWORK) -> dict:
-    """Rounds, busiest node's bytes, total bytes, and time: one row of a cost table."""
+    """Rounds, busiest node's bytes, total bytes, and time: one row of a cost table
+    (errors as :func:`round_times`)."""
     sent, received = bytes_per_node(plan, n, itemsize)
     return {"algorithm": plan.algorithm, "nodes": plan.n_nodes, "rounds": plan.n_rounds,
             "max_bytes_sent": int(sent.max(initial=0)),
@@ -131,7 +147,11 @@ def cost_summary(plan: Plan, n: int, itemsize: int = 8,
 
 
 def lower_bound_bytes(p: int, n_bytes: float) -> float:
-    """Bytes every node must send in any all-reduce: 2(p-1)/p · n (Patarasuk & Yuan 2009)."""
+    """Bytes every node must send in any all-reduce: 2(p-1)/p · n (Patarasuk & Yuan 2009).
+
+    ``p`` an int ≥ 1, ``n_bytes`` a finite number ≥ 0; else ``TypeError`` / ``ValueError``."""
+    p = count("p", p, minimum=1)
+    n_bytes = number("n_bytes", n_bytes, minimum=0)
     return 2 * (p - 1) / p * n_bytes
 
 
@@ -144,20 +164,20 @@ def closed_form(algorithm: str, p: int, n_bytes: float,
     p' = 2^⌊lg p⌋ divides it); the ring's bytes are the lower bound 2(p-1)/p·n. Gossip:
     the spectral-gap round count (:mod:`distlab.concepts.gossip`) times one round's
     cost (ring: 2 neighbours; complete graph: p-1 others; pairwise: one exchange).
+
+    ``algorithm`` one of :data:`CLOSED_FORMS`; ``p`` an int ≥ 1 (for gossip at most
+    :data:`~distlab.concepts.plans.MAX_NODES`); ``n_bytes`` a finite number ≥ 0;
+    ``tolerance`` and ``self_weight`` in (0, 1). Raises ``TypeError`` / ``ValueError``
+    naming the argument otherwise.
     """
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
-        raise ValueError(f"p must be a positive int (the number of nodes), got {p!r}")
-    if isinstance(n_bytes, bool) or not isinstance(n_bytes, (int, float, np.number)) \
-            or not n_bytes >= 0:
-        raise ValueError(f"n_bytes must be a non-negative number, got {n_bytes!r}")
+    choice("algorithm", algorithm, CLOSED_FORMS)
+    p = count("p", p, minimum=1)
+    n_bytes = number("n_bytes", n_bytes, minimum=0)
     if not isinstance(network, Network):
         raise TypeError(f"network must be a Network, got {type(network).__name__}")
+    tolerance = fraction("tolerance", tolerance, open_low=True, open_high=True)
+    self_weight = fraction("self_weight", self_weight, open_low=True, open_high=True)
     a, b, n = network.alpha, network.beta, n_bytes
-    if algorithm not in ("star", "tree", "recursive_doubling", "ring", "rabenseifner",
-                         "gossip_ring", "gossip_complete", "gossip_random"):
-        raise ValueError(f"no closed form for {algorithm!r}; known: star, tree, "
-                         "recursive_doubling, ring, rabenseifner, gossip_ring, "
-                         "gossip_complete, gossip_random")
     if p == 1:
         return {"rounds": 0, "max_bytes_sent": 0.0, "time_s": 0.0}
     if algorithm.startswith("gossip_"):
@@ -186,11 +206,8 @@ def closed_form(algorithm: str, p: int, n_bytes: float,
     elif algorithm == "ring":
         rounds, sent = 2 * (p - 1), 2 * (p - 1) / p * n
         time = 2 * (p - 1) * (a + n / p * b)
-    elif algorithm == "rabenseifner":
+    else:                                           # rabenseifner
         rounds = 2 * k + 2 * fold
         sent = 2 * (p2 - 1) / p2 * n + fold * n
         time = 2 * k * a + 2 * (p2 - 1) / p2 * n * b + 2 * fold * (a + n * b)
-    else:
-        raise ValueError(f"no closed form for {algorithm!r}; known: star, tree, "
-                         "recursive_doubling, ring, rabenseifner")
     return {"rounds": rounds, "max_bytes_sent": float(sent), "time_s": float(time)}

@@ -35,6 +35,12 @@ This is the classic event-list design of discrete-event simulation (see e.g. Law
 the network model of the distributed-systems literature: asynchronous, lossy links and
 crash-recovery nodes (Cachin, Guerraoui, Rodrigues, *Introduction to Reliable and Secure
 Distributed Programming*, 2011, ch. 2).
+
+One module over 300 lines, on purpose: the clock and the network are one idea (the
+network schedules its deliveries and timers on the clock and draws from its generator),
+and a reader follows a message from ``send`` to ``_deliver`` in one file. Every argument
+is checked through :mod:`distlab.checks`: a bad one raises ``TypeError`` or
+``ValueError`` naming it.
 """
 from __future__ import annotations
 
@@ -44,29 +50,11 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from numbers import Real
 from typing import Any, Callable, Hashable, Iterable
 
+from distlab.checks import choice, count, fraction, number, positive
+
 __all__ = ["Simulator", "Event", "Latency", "MessageNetwork", "Message"]
-
-
-def _check_time(value, name: str, *, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        expected = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {expected} finite number of seconds, got {value!r}")
-    return value
-
-
-def _check_probability(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a probability (a number), got {type(value).__name__}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
-    return value
 
 
 @dataclass(order=True)
@@ -92,8 +80,7 @@ class Simulator:
     """
 
     def __init__(self, seed: int = 0):
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        seed = count("seed", seed)
         self.seed = seed
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -104,12 +91,12 @@ class Simulator:
 
     def schedule(self, delay: float, callback: Callable, *args) -> Event:
         """Run ``callback(*args)`` ``delay`` seconds of virtual time from now."""
-        delay = _check_time(delay, "delay")
+        delay = number("delay", delay, minimum=0)
         return self.at(self.now + delay, callback, *args)
 
     def at(self, time: float, callback: Callable, *args) -> Event:
         """Run ``callback(*args)`` at virtual time ``time`` (not in the past)."""
-        time = _check_time(time, "time")
+        time = number("time", time, minimum=0)
         if time < self.now:
             raise ValueError(f"time must not be in the past: {time!r} < now {self.now!r}")
         if not callable(callback):
@@ -150,10 +137,9 @@ class Simulator:
         then reads ``until``), after ``max_events`` events, or when an event calls ``stop``.
         """
         if until is not None:
-            until = _check_time(until, "until")
-        if max_events is not None and (isinstance(max_events, bool)
-                                       or not isinstance(max_events, int) or max_events < 0):
-            raise ValueError(f"max_events must be a non-negative int, got {max_events!r}")
+            until = number("until", until, minimum=0)
+        if max_events is not None:
+            max_events = count("max_events", max_events)
         self._stopped = False
         ran = 0
         while not self._stopped and (max_events is None or ran < max_events):
@@ -184,11 +170,9 @@ class Latency:
     DISTRIBUTIONS = ("uniform", "exponential")
 
     def __post_init__(self):
-        _check_time(self.base, "base")
-        _check_time(self.jitter, "jitter")
-        if self.distribution not in self.DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {', '.join(self.DISTRIBUTIONS)}; "
-                             f"got {self.distribution!r}")
+        number("base", self.base, minimum=0)
+        number("jitter", self.jitter, minimum=0)
+        choice("distribution", self.distribution, self.DISTRIBUTIONS)
 
     def sample(self, rng: random.Random) -> float:
         if self.jitter == 0:
@@ -235,11 +219,11 @@ class MessageNetwork:
         if not isinstance(latency, Latency) and not callable(latency):
             raise TypeError("latency must be a Latency or a callable (src, dst, rng) -> seconds")
         if bandwidth is not None:
-            bandwidth = _check_time(bandwidth, "bandwidth", allow_zero=False)
+            bandwidth = positive("bandwidth", bandwidth)
         self.sim = sim
         self.latency = latency
         self.bandwidth = bandwidth
-        self.drop = _check_probability(drop, "drop")
+        self.drop = fraction("drop", drop, open_high=True)
         self.stats: Counter = Counter()
         self._nodes: dict[Hashable, _Node] = {}
         self._side: dict[Hashable, int] = {}   # partition side of each node; empty = healed
@@ -324,7 +308,8 @@ class MessageNetwork:
         if src == dst:
             return 0.0
         base = (self.latency.sample(self.sim.rng) if isinstance(self.latency, Latency)
-                else _check_time(self.latency(src, dst, self.sim.rng), "latency(src, dst, rng)"))
+                else number("latency(src, dst, rng)", self.latency(src, dst, self.sim.rng),
+                            minimum=0))
         return base + (size / self.bandwidth if self.bandwidth else 0.0)
 
     def send(self, src, dst, payload: Any, size: int = 0) -> bool:
@@ -335,8 +320,7 @@ class MessageNetwork:
         """
         sender = self._node(src, "src")
         self._node(dst, "dst")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"size must be a non-negative int of bytes, got {size!r}")
+        size = count("size", size)
         if not sender.alive:
             self.stats["dropped: sender crashed"] += 1
             return False

@@ -31,14 +31,26 @@ import math
 
 import numpy as np
 
-from distlab.concepts.plans import Plan, Round, Transfer
+from distlab.checks import choice, count, fraction, number, positive
+from distlab.concepts.plans import Plan, Round, Transfer, check_node_count
 
 GOSSIP_ALGORITHMS = ("gossip_ring", "gossip_complete", "gossip_random")
 DEFAULT_TOLERANCE = 1e-6
+# Node counts stop at plans.MAX_NODES here too: the matrices are n × n and their
+# eigenvalues cost O(n³).
+
+
+def _open_fraction(name: str, value) -> float:
+    """A tolerance or a weight: strictly between 0 and 1 (0 never converges, 1 is no
+    averaging at all)."""
+    return fraction(name, value, open_low=True, open_high=True)
 
 
 def ring_matrix(n: int) -> np.ndarray:
-    """W for synchronous ring gossip: (I + A)/3; for N = 2 the one neighbour gets 1/2."""
+    """W for synchronous ring gossip: (I + A)/3; for N = 2 the one neighbour gets 1/2.
+    An (n, n) float64 array; ``n`` an int in [1, MAX_NODES], else ``TypeError`` /
+    ``ValueError``."""
+    n = check_node_count(n, "n")
     w = np.zeros((n, n))
     for i in range(n):
         neighbours = sorted({(i - 1) % n, (i + 1) % n} - {i})
@@ -50,7 +62,10 @@ def ring_matrix(n: int) -> np.ndarray:
 
 
 def complete_matrix(n: int, self_weight: float = 0.5) -> np.ndarray:
-    """W for synchronous complete-graph gossip: keep ``self_weight``, the rest shared."""
+    """W for synchronous complete-graph gossip: keep ``self_weight`` (in (0, 1)), the
+    rest shared. An (n, n) float64 array; errors as :func:`ring_matrix`."""
+    n = check_node_count(n, "n")
+    self_weight = _open_fraction("self_weight", self_weight)
     if n == 1:
         return np.ones((1, 1))
     w = np.full((n, n), (1.0 - self_weight) / (n - 1))
@@ -60,7 +75,9 @@ def complete_matrix(n: int, self_weight: float = 0.5) -> np.ndarray:
 
 def pairwise_matrix(n: int) -> np.ndarray:
     """Boyd et al.'s W̄ = E[W(t)] for pairwise gossip on the complete graph
-    (a random node wakes, picks one of the n - 1 others uniformly)."""
+    (a random node wakes, picks one of the n - 1 others uniformly). An (n, n) float64
+    array; errors as :func:`ring_matrix`."""
+    n = check_node_count(n, "n")
     if n == 1:
         return np.ones((1, 1))
     p = (np.ones((n, n)) - np.eye(n)) / (n - 1)
@@ -69,7 +86,16 @@ def pairwise_matrix(n: int) -> np.ndarray:
 
 
 def second_eigenvalue(w: np.ndarray) -> float:
-    """r = max |λ| of W - 11ᵀ/N: the rate at which disagreement shrinks per round."""
+    """r = max |λ| of W - 11ᵀ/N: the rate at which disagreement shrinks per round.
+
+    ``w`` a symmetric (N, N) array of finite numbers, N ≤ MAX_NODES; ``TypeError`` /
+    ``ValueError`` otherwise."""
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ValueError(f"w must be a square (N, N) matrix, got shape {w.shape}")
+    check_node_count(len(w), "len(w)")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w must be finite, but contains NaN or infinity")
     n = len(w)
     if n == 1:
         return 0.0
@@ -80,7 +106,13 @@ def second_eigenvalue(w: np.ndarray) -> float:
 
 def rounds_to_tolerance(r: float, tolerance: float, factor: float = 1.0) -> int:
     """``ceil(factor · ln(1/ε) / ln(1/r))``: rounds for a contraction r to reach ε
-    (factor 3 for the randomized pairwise bound). At least 1 unless already exact."""
+    (factor 3 for the randomized pairwise bound). At least 1 unless already exact.
+
+    ``r`` a number ≥ 0, ``tolerance`` in (0, 1), ``factor`` > 0; raises ``ValueError``
+    when ``r`` ≥ 1 (the iteration does not converge) or an argument is out of range."""
+    r = number("r", r, minimum=0)
+    tolerance = _open_fraction("tolerance", tolerance)
+    factor = positive("factor", factor)
     if r <= 0.0:
         return 1
     if r >= 1.0:
@@ -92,7 +124,11 @@ def predicted_rounds(algorithm: str, n: int, tolerance: float = DEFAULT_TOLERANC
                      self_weight: float = 0.5) -> float:
     """The spectral-gap prediction ln(1/ε)/ln(1/r), not rounded: synchronous rounds for the
     ring and complete graph; for pairwise gossip, ticks in expectation (the plan runs 3×
-    that for a high-probability guarantee)."""
+    that for a high-probability guarantee).
+
+    ``algorithm`` one of :data:`GOSSIP_ALGORITHMS`, ``n`` an int in [1, MAX_NODES],
+    ``tolerance`` and ``self_weight`` in (0, 1); else ``TypeError`` / ``ValueError``."""
+    tolerance = _open_fraction("tolerance", tolerance)
     r = rate(algorithm, n, self_weight)
     if n == 1:
         return 0.0
@@ -102,7 +138,11 @@ def predicted_rounds(algorithm: str, n: int, tolerance: float = DEFAULT_TOLERANC
 
 
 def rate(algorithm: str, n: int, self_weight: float = 0.5) -> float:
-    """The contraction factor of a gossip algorithm: r for synchronous, λ2(W̄) for pairwise."""
+    """The contraction factor of a gossip algorithm: r for synchronous, λ2(W̄) for pairwise.
+    Arguments and errors as :func:`predicted_rounds`."""
+    choice("algorithm", algorithm, GOSSIP_ALGORITHMS)
+    n = check_node_count(n, "n")
+    self_weight = _open_fraction("self_weight", self_weight)
     matrix = {"gossip_ring": lambda: ring_matrix(n),
               "gossip_complete": lambda: complete_matrix(n, self_weight),
               "gossip_random": lambda: pairwise_matrix(n)}[algorithm]()
@@ -116,7 +156,12 @@ def _matrix_round(w: np.ndarray, label: str) -> Round:
 
 
 def gossip_ring(p: int, tolerance: float = DEFAULT_TOLERANCE) -> Plan:
-    """Synchronous ring gossip, enough rounds for the error to fall below ``tolerance``."""
+    """Synchronous ring gossip, enough rounds for the error to fall below ``tolerance``.
+
+    ``p`` an int in [1, MAX_NODES], ``tolerance`` in (0, 1); else ``TypeError`` /
+    ``ValueError``."""
+    p = check_node_count(p)
+    tolerance = _open_fraction("tolerance", tolerance)
     if p == 1:
         return Plan("gossip_ring", 1, 1, (), exact=False)
     w = ring_matrix(p)
@@ -129,9 +174,11 @@ def gossip_ring(p: int, tolerance: float = DEFAULT_TOLERANCE) -> Plan:
 
 def gossip_complete(p: int, tolerance: float = DEFAULT_TOLERANCE,
                     self_weight: float = 0.5) -> Plan:
-    """Synchronous complete-graph gossip with ``self_weight`` kept at home."""
-    if not 0.0 < self_weight < 1.0:
-        raise ValueError(f"self_weight must be strictly between 0 and 1, got {self_weight}")
+    """Synchronous complete-graph gossip with ``self_weight`` kept at home. Arguments
+    and errors as :func:`gossip_ring`; ``self_weight`` in (0, 1)."""
+    p = check_node_count(p)
+    tolerance = _open_fraction("tolerance", tolerance)
+    self_weight = _open_fraction("self_weight", self_weight)
     if p == 1:
         return Plan("gossip_complete", 1, 1, (), exact=False)
     w = complete_matrix(p, self_weight)
@@ -151,7 +198,11 @@ def gossip_random(p: int, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -
     Boyd et al.'s 3 × ln(1/ε)/ln(1/λ2) ticks reach ε only with high probability, so the
     plan keeps drawing seeded ticks until the product of its mixing matrices, Φ, contracts
     every input: ‖Φ − 11ᵀ/p‖₂ ≤ ε, which bounds the final disagreement for any values.
+    Arguments and errors as :func:`gossip_ring`; ``seed`` an int ≥ 0.
     """
+    p = check_node_count(p)
+    tolerance = _open_fraction("tolerance", tolerance)
+    seed = count("seed", seed)
     if p == 1:
         return Plan("gossip_random", 1, 1, (), exact=False)
     lam = second_eigenvalue(pairwise_matrix(p))
@@ -178,5 +229,5 @@ def gossip_random(p: int, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -
 
 
 def disagreement(buffers: np.ndarray, mean: np.ndarray) -> float:
-    """‖x - x̄1‖ over all nodes and elements (Frobenius)."""
+    """‖x - x̄1‖ over all nodes and elements (Frobenius): a float."""
     return float(np.linalg.norm(np.asarray(buffers, dtype=float) - mean))

@@ -28,23 +28,41 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any, Hashable, Iterable, Mapping
+
+from distlab.checks import choice, number
 
 __all__ = ["Op", "Verdict", "check_linearizable", "as_history", "TEXTBOOK"]
 
 KINDS = ("read", "write")
+FIELDS = ("process", "kind", "value", "invoke", "complete")
 
 
 @dataclass(frozen=True)
 class Op:
     """One operation of a history: ``process`` did ``kind`` with ``value`` over
-    [``invoke``, ``complete``]; ``complete=None`` means it never returned."""
+    [``invoke``, ``complete``] (floats); ``complete=None`` means it never returned.
+    Raises ``ValueError`` (kind not in :data:`KINDS`, a time not finite, completed before
+    invoked) or ``TypeError`` (process or value unhashable, a time not a number)."""
     process: Hashable
     kind: str
     value: Any
     invoke: float
     complete: float | None
+
+    def __post_init__(self):
+        choice("kind", self.kind, KINDS)
+        try:
+            hash((self.value, self.process))
+        except TypeError:
+            raise TypeError(f"process and value must be hashable (numbers, strings, None), "
+                            f"got {self.process!r} and {self.value!r}") from None
+        object.__setattr__(self, "invoke", number("invoke", self.invoke))
+        if self.complete is not None:
+            object.__setattr__(self, "complete", number("complete", self.complete))
+            if self.complete < self.invoke:
+                raise ValueError(f"the operation completes ({self.complete:g}) before it is "
+                                 f"invoked ({self.invoke:g})")
 
     def __str__(self) -> str:
         end = "…" if self.complete is None else f"{self.complete:g}"
@@ -58,9 +76,8 @@ class Op:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The verdict. ``ok``: linearizable. ``order``: one valid order when ok. ``witness``:
-    a smallest set of operations with no valid order when not ok. ``reason``: one
-    sentence naming them."""
+    """``ok``: linearizable. ``order``: one valid order when ok. ``witness``: a smallest
+    set of operations with no valid order when not ok. ``reason``: a sentence naming them."""
     ok: bool
     order: tuple[Op, ...] = ()
     witness: tuple[Op, ...] = ()
@@ -75,48 +92,31 @@ class Verdict:
         return "NOT linearizable: " + self.reason
 
 
-def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _as_op(item, i: int) -> Op:
     if isinstance(item, Op):
-        fields = (item.process, item.kind, item.value, item.invoke, item.complete)
+        fields = tuple(getattr(item, k) for k in FIELDS)
     elif isinstance(item, Mapping):
-        missing = [k for k in ("process", "kind", "value", "invoke", "complete") if k not in item]
-        if missing:
+        if missing := [k for k in FIELDS if k not in item]:
             raise ValueError(f"history[{i}] is missing {', '.join(missing)}; an operation has "
                              "process, kind, value, invoke and complete")
-        fields = tuple(item[k] for k in ("process", "kind", "value", "invoke", "complete"))
+        fields = tuple(item[k] for k in FIELDS)
     elif isinstance(item, (tuple, list)) and len(item) == 5:
         fields = tuple(item)
     else:
         raise TypeError(f"history[{i}] must be an Op, a dict or a 5-tuple (process, kind, "
                         f"value, invoke, complete); got {type(item).__name__}")
-    process, kind, value, invoke, complete = fields
-    if kind not in KINDS:
-        raise ValueError(f"history[{i}].kind must be 'read' or 'write', got {kind!r}")
     try:
-        hash(value)
-        hash(process)
-    except TypeError:
-        raise TypeError(f"history[{i}] process and value must be hashable "
-                        f"(numbers, strings, None), got {value!r}") from None
-    invoke = _number(invoke, f"history[{i}].invoke")
-    if complete is not None:
-        complete = _number(complete, f"history[{i}].complete")
-        if complete < invoke:
-            raise ValueError(f"history[{i}] completes ({complete:g}) before it is invoked "
-                             f"({invoke:g})")
-    return Op(process, kind, value, invoke, complete)
+        return Op(*fields)
+    except (TypeError, ValueError) as exc:            # say which operation is wrong
+        raise type(exc)(f"history[{i}]: {exc}") from None
 
 
 def as_history(history: Iterable) -> list[Op]:
     """Validate a history and return it as a new list of ``Op`` (the input is not changed).
 
-    Each process must be sequential: its operations may not overlap in time.
+    Each process must be sequential: its operations may not overlap in time. Raises
+    ``TypeError`` (not a list of operations) or ``ValueError`` (a malformed operation,
+    named by its index, or a process running two at once).
     """
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
         raise TypeError(f"history must be a list of operations, got {type(history).__name__}")
@@ -254,6 +254,8 @@ def check_linearizable(history: Iterable, initial: Any = None) -> Verdict:
     ``witness``, a smallest set of the history's operations that has no valid order, and
     ``reason`` naming them, e.g. "stale read: 1:read(1) [5, 6] returned the value of
     0:write(1) [0, 1], but 2:write(2) [2, 3] had completed before the read began".
+    Raises ``TypeError`` / ``ValueError`` as :func:`as_history`, and ``TypeError`` for an
+    unhashable ``initial``.
     """
     try:
         hash(initial)

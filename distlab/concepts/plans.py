@@ -40,8 +40,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from distlab.checks import count
+
 #: The three things a destination can do with a chunk it receives.
 OPS = ("reduce", "copy", "mix")
+
+#: The most nodes a plan is built for. A ring plan holds 2(p−1)·p transfers: at 512
+#: nodes half a million, about a second and 150 MB; at 1,024 four times that. For larger
+#: p, :func:`distlab.concepts.cost.closed_form` gives the costs without a plan.
+MAX_NODES = 512
+
+
+def check_node_count(p, name: str = "p") -> int:
+    """``p`` as an int in [1, :data:`MAX_NODES`]; ``TypeError`` for anything but an int
+    (a bool or 2.0 included), ``ValueError`` outside the range (the message names the
+    limit)."""
+    return count(name, p, minimum=1, maximum=MAX_NODES)
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,13 @@ def star(p: int, root: int = 0) -> Plan:
 
     The textbook picture and the naive baseline: two rounds, but the root sends and
     receives (p-1)·n bytes, p/2 times the lower bound 2(p-1)/p·n (Patarasuk & Yuan 2009),
-    so it is the bottleneck as p grows.
+    so it is the bottleneck as p grows. ``root`` is an int in [0, p); errors as
+    :func:`check_node_count`.
     """
+    p = check_node_count(p)
+    root = count("root", root)
+    if root >= p:
+        raise ValueError(f"root must be a node, 0 … {p - 1}; got {root}")
     others = [i for i in range(p) if i != root]
     if not others:
         return Plan("star", p, 1, (), divide_by=p)
@@ -134,7 +153,9 @@ def tree(p: int) -> Plan:
     root's latency term is 2⌈lg p⌉·α instead of 2(p-1)·α; but each message is the whole
     vector, so for long vectors it moves ⌈lg p⌉·n through the root.
     Works for any p: in round k, node i with i mod 2^(k+1) = 2^k sends to i - 2^k.
+    Errors as :func:`check_node_count`.
     """
+    p = check_node_count(p)
     levels = (p - 1).bit_length()          # ⌈lg p⌉, 0 for p = 1
     reduce_rounds = []
     for k in range(levels):
@@ -180,7 +201,9 @@ def recursive_doubling(p: int) -> Plan:
     """Butterfly: in round k each node swaps its whole vector with the node whose rank
     differs in bit k, and both add. lg p rounds, the fewest possible: best for short
     vectors (MPICH's choice below 2 KiB), but every round moves the whole vector.
+    Errors as :func:`check_node_count`.
     """
+    p = check_node_count(p)
     p2, active, fold_in, fold_out = _fold(p, 1)
     rounds = [fold_in] if fold_in else []
     mask = 1
@@ -206,7 +229,9 @@ def ring(p: int) -> Plan:
 
     Each node sends 2(p-1)/p·n bytes, the lower bound, whatever p is: bandwidth-optimal.
     The price is 2(p-1) rounds, so the latency term grows linearly with p.
+    Errors as :func:`check_node_count`.
     """
+    p = check_node_count(p)
     rounds = []
     for k in range(p - 1):
         sends = tuple(Transfer(i, (i + 1) % p, (c, c + 1), "reduce")
@@ -231,7 +256,9 @@ def rabenseifner(p: int) -> Plan:
     Bandwidth-optimal like the ring, 2(p-1)/p·n bytes per node, with 2 lg p rounds
     instead of 2(p-1): the practical choice for long vectors (MPICH, Open MPI).
     For p not a power of two, two fold rounds add n bytes at the extra nodes.
+    Errors as :func:`check_node_count`.
     """
+    p = check_node_count(p)
     p2, active, fold_in, fold_out = _fold(p, max(1 << (p.bit_length() - 1), 1))
     blocks = p2
     rounds = [fold_in] if fold_in else []

@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
+
+from distlab.checks import choice, count, flag, fraction, positive
 
 __all__ = ["Model", "Accelerator", "MODELS", "ACCELERATORS", "PRECISIONS", "OPTIMIZERS",
            "bytes_per_parameter", "memory_bytes", "training_flops", "inference_flops",
-           "devices_for_memory", "training_days", "device_hours", "plan", "TrainingEstimate", "table", "GB",
-           "human", "matmul_tflops"]
+           "devices_for_memory", "training_days", "device_hours", "plan", "TrainingEstimate",
+           "table", "check_models", "GB", "human", "matmul_tflops"]
 
 GB = 1e9
 SECONDS_PER_DAY = 86_400
@@ -96,20 +97,6 @@ def human(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def _choice(value, name: str, options) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
-    return value
-
-
 def bytes_per_parameter(precision: str = "bf16", optimizer: str = "adam",
                         training: bool = True) -> dict[str, float]:
     """Bytes each parameter costs, by part: weights, gradients, master copy, optimizer.
@@ -117,11 +104,14 @@ def bytes_per_parameter(precision: str = "bf16", optimizer: str = "adam",
     In training with fp16/bf16 (mixed precision) a fp32 master copy of the weights is
     kept and the optimizer state is fp32 (ZeRO §3.1); in fp32 training the weights are
     the master copy. Inference keeps the weights only. int8/int4 are inference formats.
+
+    Raises ``ValueError`` for a precision or optimizer not in :data:`PRECISIONS` /
+    :data:`OPTIMIZERS` (or an inference format in training) and ``TypeError`` when
+    ``training`` is not a bool.
     """
-    _choice(precision, "precision", PRECISIONS)
-    _choice(optimizer, "optimizer", OPTIMIZERS)
-    if not isinstance(training, bool):
-        raise TypeError(f"training must be True or False, got {type(training).__name__}")
+    choice("precision", precision, PRECISIONS)
+    choice("optimizer", optimizer, OPTIMIZERS)
+    flag("training", training)
     size = PRECISIONS[precision]
     if not training:
         return {"weights": size, "gradients": 0, "master weights": 0, "optimizer state": 0}
@@ -136,31 +126,34 @@ def bytes_per_parameter(precision: str = "bf16", optimizer: str = "adam",
 def memory_bytes(parameters: float, precision: str = "bf16", optimizer: str = "adam",
                  training: bool = True) -> float:
     """Bytes to hold a model's weights (and, in training, gradients and optimizer state).
-    Activations not included: a lower bound."""
-    parameters = _positive(parameters, "parameters")
+    Activations not included: a lower bound. ``parameters`` a finite number > 0; other
+    arguments and errors as :func:`bytes_per_parameter`."""
+    parameters = positive("parameters", parameters)
     return parameters * sum(bytes_per_parameter(precision, optimizer, training).values())
 
 
 def training_flops(parameters: float, tokens: float, recompute: bool = False) -> float:
     """≈ 6 N D (Kaplan et al. 2020); 8 N D with full activation recomputation
-    (Narayanan et al. 2021)."""
-    parameters = _positive(parameters, "parameters")
-    tokens = _positive(tokens, "tokens")
-    if not isinstance(recompute, bool):
-        raise TypeError(f"recompute must be True or False, got {type(recompute).__name__}")
+    (Narayanan et al. 2021). ``parameters`` and ``tokens`` finite numbers > 0 and
+    ``recompute`` a bool, else ``TypeError`` / ``ValueError``."""
+    parameters = positive("parameters", parameters)
+    tokens = positive("tokens", tokens)
+    flag("recompute", recompute)
     return (8 if recompute else 6) * parameters * tokens
 
 
 def inference_flops(parameters: float, tokens: float = 1) -> float:
-    """≈ 2 N FLOPs per generated token (Kaplan et al. 2020)."""
-    return 2 * _positive(parameters, "parameters") * _positive(tokens, "tokens")
+    """≈ 2 N FLOPs per generated token (Kaplan et al. 2020); errors as
+    :func:`training_flops`."""
+    return 2 * positive("parameters", parameters) * positive("tokens", tokens)
 
 
 def devices_for_memory(memory: float, device_memory_gb: float) -> int:
     """The fewest devices whose memory adds up to ``memory`` bytes (the state split evenly,
-    as ZeRO-3 / FSDP do; activations and fragmentation need more)."""
-    memory = _positive(memory, "memory")
-    device = _positive(device_memory_gb, "device_memory_gb") * GB
+    as ZeRO-3 / FSDP do; activations and fragmentation need more). Both finite numbers
+    > 0, else ``TypeError`` / ``ValueError``."""
+    memory = positive("memory", memory)
+    device = positive("device_memory_gb", device_memory_gb) * GB
     ratio = memory / device
     nearest = round(ratio)
     if nearest and abs(ratio - nearest) <= 1e-12 * ratio:   # an exact fit, up to rounding
@@ -170,19 +163,20 @@ def devices_for_memory(memory: float, device_memory_gb: float) -> int:
 
 def training_days(flops: float, devices: int, peak_tflops: float,
                   utilization: float = 0.4) -> float:
-    """Days of training: FLOPs ÷ (devices × peak × utilisation)."""
-    flops = _positive(flops, "flops")
-    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise ValueError(f"devices must be a positive int, got {devices!r}")
-    peak = _positive(peak_tflops, "peak_tflops") * 1e12
-    utilization = _positive(utilization, "utilization")
-    if utilization > 1:
-        raise ValueError(f"utilization must be a fraction in (0, 1], got {utilization!r}")
+    """Days of training: FLOPs ÷ (devices × peak × utilisation).
+
+    ``flops`` and ``peak_tflops`` finite numbers > 0, ``devices`` an int ≥ 1,
+    ``utilization`` in (0, 1]; else ``TypeError`` / ``ValueError``."""
+    flops = positive("flops", flops)
+    devices = count("devices", devices, minimum=1)
+    peak = positive("peak_tflops", peak_tflops) * 1e12
+    utilization = fraction("utilization", utilization, open_low=True)
     return flops / (devices * peak * utilization) / SECONDS_PER_DAY
 
 
 def device_hours(flops: float, peak_tflops: float, utilization: float = 0.4) -> float:
-    """Accelerator-hours of training (what papers report as "GPU hours")."""
+    """Accelerator-hours of training (what papers report as "GPU hours"); errors as
+    :func:`training_days`."""
     return training_days(flops, 1, peak_tflops, utilization) * 24
 
 
@@ -210,7 +204,9 @@ def plan(parameters: float, tokens: float, *, precision: str = "bf16", optimizer
          recompute: bool = False) -> TrainingEstimate:
     """The calculator: model size and tokens, precision and optimizer, accelerator memory
     and speed → memory, devices needed to hold the training state, FLOPs, and days on
-    those devices and on 1,024 of them (defaults: an A100 80GB at 40 % utilisation)."""
+    those devices and on 1,024 of them (defaults: an A100 80GB at 40 % utilisation).
+    Each argument is checked by the function that uses it (``TypeError`` /
+    ``ValueError`` naming it)."""
     memory = memory_bytes(parameters, precision, optimizer, training=True)
     flops = training_flops(parameters, tokens, recompute)
     devices = devices_for_memory(memory, device_memory_gb)
@@ -222,16 +218,17 @@ def plan(parameters: float, tokens: float, *, precision: str = "bf16", optimizer
 
 def table(models=MODELS, accelerator: Accelerator = ACCELERATORS[1], *,
           precision: str = "bf16", optimizer: str = "adam", utilization: float = 0.4):
-    """One row per named model: memory, devices, FLOPs and days on ``accelerator``."""
+    """One row per named model: memory, devices, FLOPs and days on ``accelerator``.
+
+    Raises ``TypeError`` (models not a list of Model, accelerator not an Accelerator)
+    or ``ValueError`` (no models; other arguments as :func:`plan`)."""
     import pandas as pd
 
-    models = list(models)
-    if not models:
-        raise ValueError("models must hold at least one Model")
+    models = check_models(models)
+    if not isinstance(accelerator, Accelerator):
+        raise TypeError(f"accelerator must be an Accelerator, got {type(accelerator).__name__}")
     rows = []
     for m in models:
-        if not isinstance(m, Model):
-            raise TypeError(f"models must hold Model objects, got {type(m).__name__}")
         p = plan(m.parameters, m.tokens, precision=precision, optimizer=optimizer,
                  device_memory_gb=accelerator.memory_gb, peak_tflops=accelerator.peak_tflops,
                  utilization=utilization)
@@ -247,19 +244,41 @@ def table(models=MODELS, accelerator: Accelerator = ACCELERATORS[1], *,
     return pd.DataFrame(rows).set_index("model")
 
 
+def check_models(models) -> list[Model]:
+    """``models`` as a list of :class:`Model`; ``TypeError`` for anything else and
+    ``ValueError`` when empty."""
+    if isinstance(models, (str, bytes, Model)) or not hasattr(models, "__iter__"):
+        raise TypeError(f"models must be a list of Model, got {type(models).__name__}")
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one Model")
+    for i, m in enumerate(models):
+        if not isinstance(m, Model):
+            raise TypeError(f"models[{i}] must be a Model, got {type(m).__name__}")
+    return models
+
+
+#: The largest matrix ``matmul_tflops`` multiplies: 4096² float32 is 64 MiB and 137 GFLOP,
+#: a few seconds; larger would take minutes and much of a small machine's memory.
+MAX_MATMUL = 4096
+
+
 # -- this machine ------------------------------------------------------------------------------
 def matmul_tflops(n: int = 1024, repeats: int = 3) -> float:
     """Measured dense float32 matrix-multiply speed of the calling process, TFLOP/s (best of
-    ``repeats``; an n × n product is 2n³ FLOPs). A timing: show it, never assert it."""
+    ``repeats``; an n × n product is 2n³ FLOPs). A timing: show it, never assert it.
+
+    ``n`` an int in [16, :data:`MAX_MATMUL`], ``repeats`` an int in [1, 100]; else
+    ``TypeError`` / ``ValueError``."""
     import time
 
     import numpy as np
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 16:
-        raise ValueError(f"n must be an int of at least 16, got {n!r}")
+    n = count("n", n, minimum=16, maximum=MAX_MATMUL)
+    repeats = count("repeats", repeats, minimum=1, maximum=100)
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)
     best = float("inf")
-    for _ in range(max(1, repeats)):
+    for _ in range(repeats):
         start = time.perf_counter()
         a @ a
         best = min(best, time.perf_counter() - start)

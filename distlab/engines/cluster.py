@@ -92,6 +92,9 @@ def _require_main_guard() -> None:
             break
         if name != "__main__" or frame.f_code.co_name != "<module>":
             continue
+        spec = frame.f_globals.get("__spec__")
+        if spec is not None and spec.name.endswith("__main__"):
+            return                           # `python -m pkg`: spawn does not re-run it
         path = frame.f_globals.get("__file__")
         if not path or not os.path.isfile(path):
             return                           # an interactive session or a notebook

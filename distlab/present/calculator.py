@@ -10,7 +10,8 @@ from distlab.concepts.sizing import human
 
 def render(parameters: float, tokens: float, precision: str, optimizer: str,
            device_memory_gb: float, peak_tflops: float, utilization: float) -> str:
-    """The calculator's answer as an HTML table (what the widget shows; tests call this)."""
+    """The calculator's answer as an HTML table (what the widget shows; tests call this).
+    Never raises for bad input: the error, which names the argument, is the answer."""
     try:
         result = sizing.plan(parameters, tokens, precision=precision, optimizer=optimizer,
                              device_memory_gb=device_memory_gb, peak_tflops=peak_tflops,
@@ -80,8 +81,13 @@ def calculator():
 def plot_models(models=sizing.MODELS, accelerator: sizing.Accelerator = sizing.ACCELERATORS[1],
                 utilization: float = 0.4):
     """Two panels: training-state memory against one accelerator's memory, and days of
-    training on 1,024 of them. Returns a matplotlib Figure, already closed in pyplot."""
-    models = list(models)
+    training on 1,024 of them. Returns a matplotlib Figure, already closed in pyplot.
+
+    Raises ``TypeError`` (models not a list of Model, accelerator not an Accelerator) or
+    ``ValueError`` (no models; utilization outside (0, 1])."""
+    models = sizing.check_models(models)
+    if not isinstance(accelerator, sizing.Accelerator):
+        raise TypeError(f"accelerator must be an Accelerator, got {type(accelerator).__name__}")
     plans = [sizing.plan(m.parameters, m.tokens, device_memory_gb=accelerator.memory_gb,
                          peak_tflops=accelerator.peak_tflops, utilization=utilization)
              for m in models]
