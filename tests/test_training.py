@@ -129,13 +129,13 @@ def test_rounds_to_and_summary():
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(strategy="magic"), ValueError, "unknown strategy 'magic'; known strategies: single"),
     (dict(strategy=3), TypeError, "strategy must be a string"),
-    (dict(strategy="single", nodes=0), ValueError, "nodes must be at least 1"),
+    (dict(strategy="single", nodes=0), ValueError, "nodes must be ≥ 1"),
     (dict(strategy="single", nodes=2.5), TypeError, "nodes must be an int"),
-    (dict(strategy="single", local_steps=0), ValueError, r"local_steps \(H\) must be at least 1"),
-    (dict(strategy="single", lr=-1), ValueError, "lr must be a positive"),
-    (dict(strategy="single", lr=float("nan")), ValueError, "lr must be a positive"),
-    (dict(strategy="single", rounds=0), ValueError, "rounds must be at least 1"),
-    (dict(strategy="single", staleness=-1), ValueError, "staleness must be at least 0"),
+    (dict(strategy="single", local_steps=0), ValueError, r"local_steps \(H\) must be ≥ 1"),
+    (dict(strategy="single", lr=-1), ValueError, "lr must be > 0"),
+    (dict(strategy="single", lr=float("nan")), ValueError, "lr must be finite"),
+    (dict(strategy="single", rounds=0), ValueError, "rounds must be ≥ 1"),
+    (dict(strategy="single", staleness=-1), ValueError, "staleness must be ≥ 0"),
     (dict(strategy="single", nodes=5000), ValueError, "empty shards"),
     (dict(strategy="single", nodes=100, batch=32), ValueError, "batch .* must not exceed"),
     (dict(strategy="single", kill_at=3), ValueError, "kill_at needs a cluster"),
@@ -151,7 +151,7 @@ def test_bad_input_is_rejected_clearly(kwargs, error, match):
 def test_bad_shard_requests():
     with pytest.raises(ValueError, match="node must be below nodes"):
         T.load_shard(4, 4)
-    with pytest.raises(ValueError, match="nodes must be at least 1"):
+    with pytest.raises(ValueError, match="nodes must be ≥ 1"):
         T.load_shard(0, 0)
     with pytest.raises(ValueError, match="empty shard"):
         T.load_shard(1500, 1501)
@@ -230,3 +230,14 @@ def test_chapter_06_self_checks():
     for exercise_id, answer in wrong.items():
         feedback = exercises.check(exercise_id, answer)
         assert not feedback.correct and "Hint" in feedback.message
+
+
+def test_plot_draws_loss_and_accuracy_against_rounds_and_bytes():
+    import matplotlib
+    matplotlib.use("Agg")
+    from distlab.present import training_plots
+
+    fig = training_plots.plot(T.train("single", rounds=3), target=0.9)
+    assert [ax.get_xlabel() for ax in fig.axes[2:]] == ["communication rounds",
+                                                        "kB sent between nodes"]
+    assert fig.axes[0].get_ylabel() == "training loss"

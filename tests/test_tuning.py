@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import distlab
 from distlab.engines.allreduce import EXACT_ALGORITHMS, make_plan
 from distlab.engines.calibrate import Calibration, round_seconds
 from distlab.apps.tuning import (NO_ALLREDUCE, REFERENCE, ClusterModel, Config, Job,
     allreduce_seconds, candidates, check_config, default_config, make_rows, partial_gradient,
     partition_sizes, predict_seconds, predict_table, reference_gradient, run, tune)
+from distlab.present import tuning_plots
 
 matplotlib.use("Agg")
 SMALL = Job(rows=24, inputs=4, features=64, seed=1)
@@ -207,7 +207,7 @@ def test_the_reference_all_reduce_is_the_direct_engines():
 
 
 def test_bad_models():
-    with pytest.raises(ValueError, match="ClusterModel.row must be a non-negative"):
+    with pytest.raises(ValueError, match=r"ClusterModel.row \(seconds\) must be ≥ 0"):
         ClusterModel(call=0, task=0, scheduler=0, row=-1, alpha=0, beta=0)
     with pytest.raises(ValueError, match="ClusterModel.alpha"):
         ClusterModel(call=0, task=0, scheduler=0, row=0, alpha=float("nan"), beta=0)
@@ -242,7 +242,7 @@ def test_tune_measures_the_default_and_chooses_among_what_it_measured(client):
     assert t.gain >= 1.0                              # the default was a candidate too
     text = str(t)
     assert "gain over the default" in text and str(t.chosen) in text
-    fig = distlab.apps.tuning.plot(t)
+    fig = tuning_plots.plot(t)
     assert fig.axes[0].get_xlabel() == "predicted (ms)"
     import matplotlib.pyplot as plt
     plt.close(fig)
@@ -253,7 +253,7 @@ def test_tune_rejects_bad_input(client):
         tune(None)
     with pytest.raises(TypeError, match="job must be a tuning.Job"):
         tune(client, job={"rows": 8})
-    with pytest.raises(ValueError, match="top must be a positive int"):
+    with pytest.raises(ValueError, match="top must be ≥ 1"):
         tune(client, SMALL, top=0)
     with pytest.raises(ValueError, match="config.workers"):
         tune(client, SMALL, default=Config(5, 1, "star"))

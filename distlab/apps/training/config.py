@@ -1,0 +1,80 @@
+"""What a training run is: the strategies by name, their settings, what each one answers.
+
+A strategy is configured by one frozen :class:`TrainingConfig` (checked once, here) and
+answers three questions the driver asks: what the model starts as (:meth:`Strategy.initial`),
+how many SGD steps a node takes per communication round, and which model and consensus
+distance a gathered state stands for (:meth:`Strategy.model`). numpy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from distlab import checks
+from distlab.apps.training.model import init_params
+
+#: The strategies, naive first.
+STRATEGIES = ("single", "sync", "local", "async", "gossip")
+#: Rounds each strategy runs by default: about as far as it needs to converge.
+DEFAULT_ROUNDS = {"single": 40, "sync": 40, "local": 6, "async": 30, "gossip": 6}
+
+
+def check_strategy(strategy) -> str:
+    """``strategy`` if it is one of :data:`STRATEGIES`; ``TypeError`` for a non-string,
+    ``ValueError`` naming the known ones otherwise."""
+    if isinstance(strategy, str) and strategy in STRATEGIES:
+        return strategy
+    known = ", ".join(STRATEGIES)
+    if isinstance(strategy, str):
+        raise ValueError(f"unknown strategy {strategy!r}; known strategies: {known}")
+    raise TypeError(f"strategy must be a string, one of {known}; "
+                    f"got {type(strategy).__name__}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The settings every strategy reads; ``seed`` fixes the split, the shards, every
+    mini-batch and the asynchronous delays. Raises ``TypeError``/``ValueError`` (from
+    :mod:`distlab.checks`) for a bad field."""
+    nodes: int = 4                 # data-parallel nodes, placed round-robin on the workers
+    lr: float = 2.0                # the learning rate η
+    batch: int = 64                # rows in each node's mini-batch
+    local_steps: int = 16          # H: SGD steps a node takes alone per round (local, gossip)
+    staleness: int = 4             # the bound for async, in model versions
+    algorithm: str = "recursive_doubling"   # the exact all-reduce of sync and local
+    seed: int = 0
+
+    def __post_init__(self):
+        # Imported here: the all-reduce brings Dask, which a torch rank reading a shard
+        # through this package must not pay for.
+        from distlab.engines.allreduce import EXACT_ALGORITHMS
+
+        for name, value in (
+                ("nodes", checks.count("nodes", self.nodes, minimum=1)),
+                ("lr", checks.positive("lr", self.lr)),
+                ("batch", checks.count("batch", self.batch, minimum=1)),
+                ("local_steps", checks.count("local_steps (H)", self.local_steps, minimum=1)),
+                ("staleness", checks.count("staleness", self.staleness, minimum=0)),
+                ("algorithm", checks.choice("algorithm (an exact all-reduce)", self.algorithm,
+                                            EXACT_ALGORITHMS)),
+                ("seed", checks.count("seed", self.seed, minimum=0))):
+            object.__setattr__(self, name, value)
+
+
+class Strategy:
+    """What every strategy shares. ``state`` is what a checkpoint holds: numpy, in the
+    client (one model, or for gossip one per node)."""
+    steps_per_round = 1
+
+    def __init__(self, config: TrainingConfig):
+        self.config = config
+
+    def initial(self) -> np.ndarray:
+        """The state before round 1: the all-zero model."""
+        return init_params()
+
+    def model(self, state) -> tuple[np.ndarray, float]:
+        """(the model the state stands for, the mean distance of the nodes' models from
+        it); 0 when the nodes agree."""
+        return state, 0.0

@@ -1,0 +1,89 @@
+"""The configurations :func:`~distlab.apps.tuning.tune` chooses among: workers, rows per
+task and all-reduce algorithm; the document's default, and every candidate."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from distlab import checks
+from distlab.apps.tuning.job import Job
+from distlab.engines.allreduce import EXACT_ALGORITHMS
+
+#: The all-reduce used when only one worker takes part: there is nothing to average.
+NO_ALLREDUCE = "none"
+
+
+@dataclass(frozen=True, order=True)
+class Config:
+    """How to run the job: ``workers`` (the first ones, sorted by address),
+    ``partition_rows`` rows per task, and the all-reduce ``algorithm`` (one of
+    ``EXACT_ALGORITHMS``, or :data:`NO_ALLREDUCE` with one worker)."""
+    workers: int
+    partition_rows: int
+    algorithm: str
+
+    def partitions(self, job: Job) -> list[tuple[int, int]]:
+        """The row ranges, in order: ⌈rows / s⌉ partitions of s rows (the last may be
+        shorter)."""
+        s = self.partition_rows
+        return [(a, min(a + s, job.rows)) for a in range(0, job.rows, s)]
+
+    def __str__(self) -> str:
+        worker_word = "worker" if self.workers == 1 else "workers"
+        reduce = ("no all-reduce" if self.algorithm == NO_ALLREDUCE
+                  else f"{self.algorithm} all-reduce")
+        return (f"{self.workers} {worker_word}, partitions of {self.partition_rows} "
+                f"row{'s' if self.partition_rows != 1 else ''}, {reduce}")
+
+
+def check_config(config: Config, job: Job, n_workers: int) -> Config:
+    """``config`` if it can run ``job`` on ``n_workers`` workers; ``TypeError`` for anything
+    but a :class:`Config`, ``ValueError`` naming the field that is out of range."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a tuning.Config, got {type(config).__name__}")
+    w = _from_one_to("config.workers", config.workers, n_workers,
+                     f"the cluster's {n_workers} workers")
+    _from_one_to("config.partition_rows", config.partition_rows, job.rows,
+                 f"the job's {job.rows} rows")
+    known = (NO_ALLREDUCE,) if w == 1 else EXACT_ALGORITHMS
+    if config.algorithm not in known:
+        raise ValueError(f"config.algorithm must be one of {', '.join(known)} with "
+                         f"{w} worker{'s' if w != 1 else ''}, got {config.algorithm!r}")
+    return config
+
+
+def _from_one_to(name: str, value, top: int, what: str) -> int:
+    # A Config is data: a field of the wrong type is a bad value like any other.
+    try:
+        return checks.count(name, value, minimum=1, maximum=top)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an int from 1 to {what}, got {value!r}") from None
+
+
+def default_config(job: Job, n_workers: int) -> Config:
+    """What the document's code does: every row its own task, every worker, a star
+    (parameter server) to average."""
+    return Config(n_workers, 1, "star" if n_workers > 1 else NO_ALLREDUCE)
+
+
+def partition_sizes(rows: int, workers: int) -> list[int]:
+    """Candidate rows per task: powers of two up to one partition per worker, and exactly
+    one partition per worker."""
+    top = math.ceil(rows / workers)
+    sizes = {top}
+    s = 1
+    while s < top:
+        sizes.add(s)
+        s *= 2
+    return sorted(sizes)
+
+
+def candidates(job: Job, n_workers: int) -> list[Config]:
+    """Every configuration :func:`tune` considers on a cluster of ``n_workers``."""
+    out = []
+    for w in range(1, n_workers + 1):
+        algorithms = (NO_ALLREDUCE,) if w == 1 else EXACT_ALGORITHMS
+        for s in partition_sizes(job.rows, w):
+            out += [Config(w, s, a) for a in algorithms]
+    return out
+
