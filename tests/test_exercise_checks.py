@@ -1,0 +1,287 @@
+"""The coding exercises' checkers (distlab.present.exercise_checks): every reference solution
+passes, the notebook's untouched stub and typical mistakes fail with a useful message, a
+learner's exception is a wrong answer naming it, and no check runs long. The predict-then-run
+exercises' answers are pinned to what the package computes, and every chapter carries its
+exercises, hidden solutions and bilingual takeaways before its Close section.
+
+Chapters 05 and 07 check code on the cluster (one embedded cluster for this module)."""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distlab.apps import stores
+from distlab.apps.data_sync import local_writes, replay
+from distlab.concepts import linearizability, partitioning, plans, scaling, sizing
+from distlab.concepts.cost import Network, cost_summary, lower_bound_bytes
+from distlab.present import exercise_checks, exercise_cluster_checks, exercise_solutions, exercises
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+CHAPTERS = [f"{i:02d}" for i in range(10)]
+CODING = [i for i in exercises.all_ids() if exercises.get(i).style == "coding"]
+ON_CLUSTER = {"05.average-futures", "07.ddp-step"}
+LOCAL = [i for i in CODING if i not in ON_CLUSTER]
+
+
+def notebook(chapter):
+    (path,) = NOTEBOOKS.glob(f"{chapter}_*.ipynb")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def cell(chapter, cell_id):
+    (found,) = [c for c in notebook(chapter)["cells"] if c.get("id") == cell_id]
+    return found
+
+
+def stub(exercise_id):
+    """The learner's function as the notebook's stub cell defines it, untouched."""
+    chapter, name = exercise_id.split(".")
+    source = "".join(cell(chapter, f"ex-{chapter}-{name}-stub")["source"])
+    body = source.rsplit("\n\nprint(exercises.check(", 1)[0]     # define, do not check
+    label, namespace = f"stub of {exercise_id}", {}
+    exec(compile(body, label, "exec"), namespace)
+    (function,) = [v for v in namespace.values()
+                   if getattr(getattr(v, "__code__", None), "co_filename", None) == label]
+    return function
+
+
+def raises(*_, **__):
+    raise ValueError("boom")
+
+
+def test_every_chapter_has_a_prediction_and_a_coding_exercise():
+    for chapter in CHAPTERS:
+        styles = {exercises.get(i).style for i in exercises.all_ids(chapter)}
+        assert {"predict", "coding"} <= styles, chapter
+    assert len(CODING) == 10 and {"09.quorum", "09.amdahl"}.isdisjoint(exercises.all_ids())
+
+
+@pytest.mark.parametrize("exercise_id", LOCAL)
+def test_the_reference_solution_passes_quickly(exercise_id):
+    exercise = exercises.get(exercise_id)
+    start = time.perf_counter()
+    feedback = exercises.check(exercise_id, exercise.right_answer())
+    assert feedback.correct and feedback.message.startswith(f"✓ correct: {exercise_id} (")
+    assert time.perf_counter() - start < 10          # bounded cases: never a long check
+
+
+@pytest.mark.parametrize("exercise_id", LOCAL)
+def test_the_untouched_stub_fails(exercise_id):
+    feedback = exercises.check(exercise_id, stub(exercise_id))
+    assert not feedback.correct and "returned NotImplemented" in feedback.message
+    assert f"Hint: {exercises.get(exercise_id).hint}" in feedback.message
+
+
+@pytest.mark.parametrize("exercise_id", CODING)
+def test_a_learners_exception_or_a_non_function_is_a_wrong_answer(exercise_id):
+    if exercise_id not in ON_CLUSTER:
+        feedback = exercises.check(exercise_id, raises)
+        assert not feedback.correct and "your answer raised ValueError: boom" in feedback.message
+    for answer in (None, 42, "def f(): pass", exercises.get(exercise_id).wrong):
+        feedback = exercises.check(exercise_id, answer)
+        assert not feedback.correct and "expected your function" in feedback.message
+
+
+def throw_from_a_shared_generator(seed, darts):
+    x, y = np.random.random(darts), np.random.random(darts)
+    return int(np.count_nonzero(x * x + y * y <= 1))
+
+
+def throw_into_a_triangle(seed, darts):
+    rng = np.random.default_rng(seed)
+    return int(np.count_nonzero(rng.random(darts) + rng.random(darts) <= 1))
+
+
+def devices_for_memory_only(parameters, tokens, days, device_gb, peak_tflops, utilization):
+    return sizing.devices_for_memory(sizing.memory_bytes(parameters), device_gb)
+
+
+def gaps_without_the_last_sync(writes, sync_every):
+    state, gaps = np.zeros(writes.shape[1:]), []
+    for k, write in enumerate(writes):
+        state = state + write
+        if (k + 1) % sync_every == 0:
+            state = np.tile(state.mean(axis=0), (len(state), 1))
+        gaps.append(float(np.abs(state - state.mean(axis=0)).max()))
+    return gaps
+
+
+def star_rounds(p):
+    return [[(i, 0, c, "reduce") for i in range(1, p) for c in range(p)],
+            [(0, i, c, "copy") for i in range(1, p) for c in range(p)]]
+
+
+@pytest.mark.parametrize("exercise_id, answer, message", [
+    ("00.seeded-task", throw_from_a_shared_generator, "not a shared generator"),
+    ("00.seeded-task", throw_into_a_triangle, "estimate π as 2.0"),
+    ("01.plan-devices", devices_for_memory_only, "cannot do 6·N·D FLOPs in 7 days"),
+    ("02.partition", partitioning.partition_even, "is possible"),
+    ("02.partition", lambda costs, parts: [list(range(len(costs)))], "non-empty runs"),
+    ("03.read-gaps", gaps_without_the_last_sync, "sync every 5"),
+    ("04.ring-plan", star_rounds, "p = 3: node 0 sends 2 · n bytes"),
+    ("04.ring-plan", lambda p: exercise_solutions.ring_rounds(p)[:p - 1], "does not end with"),
+    ("04.ring-plan", lambda p: plans.ring(p).rounds, "round 1 must be a list of transfers"),
+    ("04.ring-plan", lambda p: [[(0, 0, 0, "add")]], "is not a transfer"),
+    ("06.pick-h", lambda budget: 96, "a smaller H does too"),
+    ("06.pick-h", lambda budget: 1, "over the budget"),
+    ("06.pick-h", lambda budget: 5, "must divide 96"),
+    ("08.autotune", lambda p, n_bytes, network: "ring", "recursive_doubling takes"),
+    ("08.autotune", lambda p, n_bytes, network: "butterfly", "return one of star"),
+    ("09.linearizable", lambda history: True, "is not linearizable; you said True"),
+    ("09.linearizable", lambda history: 1, "return True or False"),
+])
+def test_typical_mistakes_fail_with_a_message_that_says_why(exercise_id, answer, message):
+    feedback = exercises.check(exercise_id, answer)
+    assert not feedback.correct and message in feedback.message, feedback.message
+
+
+def test_reference_solutions_agree_with_the_package():
+    for p in (2, 3, 4, 8):
+        ours = [[(t.src, t.dst, t.chunk[0], t.op) for t in r.transfers] for r in plans.ring(p).rounds]
+        assert exercise_solutions.ring_rounds(p) == ours
+    for costs, parts in exercise_checks.partition_cases():
+        assert exercise_solutions.partition(costs, parts) and max(partitioning.part_costs(
+            costs, exercise_solutions.partition(costs, parts))) == pytest.approx(max(
+                partitioning.part_costs(costs, partitioning.partition_cost_aware(costs, parts))))
+    for history in exercise_checks.linearizability_cases():
+        assert exercise_solutions.linearizable(history) == \
+            linearizability.check_linearizable(history).ok
+    verdicts = [linearizability.check_linearizable(h).ok
+                for h in exercise_checks.linearizability_cases()]
+    assert 30 < sum(verdicts) < len(verdicts) - 30                  # both kinds, plenty of each
+    assert exercise_solutions.pick_h(40_000) is None                 # not one all-reduce fits
+    assert exercise_checks.allreduce_bytes() == 41_600
+
+
+def test_the_predictions_are_what_the_package_computes():
+    assert exercises.check("00.bytes-back", "a").correct            # 16 ints pickle small
+    import pickle
+    assert len(pickle.dumps([3_926_990 + i for i in range(16)])) < 1_000
+
+    weights = sizing.memory_bytes(70e9, "bf16", training=False)
+    assert exercises.check("01.serve-70b", sizing.devices_for_memory(weights, 80)).correct
+
+    quorum_async = stores.with_changes(stores.EVENTUAL, r=2, w=2)
+    linearizable = sum(stores.run(quorum_async, seed=s).linearizable for s in range(20))
+    assert 0 < linearizable < 20 and exercises.check("02.async-quorum", "b").correct
+
+    history = replay(local_writes(n_nodes=2, n_writes=12, seed=0), sync_every=5)["history"]
+    assert exercises.check("03.sync-five", int(history["all-reduces"].iloc[-1])).correct
+
+    ratio = (cost_summary(plans.rabenseifner(6), 600)["max_bytes_sent"]
+             / lower_bound_bytes(6, 4800))
+    assert exercises.check("04.rabenseifner-6", f"{ratio:g}").correct
+
+    slow = scaling.efficiency(nodes=(64,), algorithms=("ring",),
+                              network=Network(alpha=5e-6, bandwidth=1.25e9))["efficiency"]
+    assert float(slow.iloc[0]) < 0.5 and exercises.check("08.slow-links", "c").correct
+
+    timed_out = {}
+    for n in (1, 2, 3):
+        config = stores.StoreConfig(n=n, r=n // 2 + 1, w=n // 2 + 1, replication="sync")
+        outcome = stores.run(config, seed=0, faults=(stores.Fault(0.2, "crash", n - 1),
+                                                     stores.Fault(0.4, "recover", n - 1)))
+        timed_out[n] = outcome.metrics["timed out (%)"]
+    assert timed_out[2] >= timed_out[1] > timed_out[3] == 0
+    assert exercises.check("09.two-replicas", "b").correct
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_ends_with_its_exercises_and_takeaways(chapter):
+    cells = notebook(chapter)["cells"]
+    ids = [c.get("id") for c in cells]
+    close = max(i for i, c in enumerate(cells)
+                if c["cell_type"] == "markdown" and "## Close" in "".join(c["source"]))
+    takeaways = ids.index(f"takeaways-{chapter}")
+    assert takeaways == close - 1
+    rows = [line for line in "".join(cells[takeaways]["source"]).splitlines()
+            if line.startswith("| ") and not line.startswith("| 中文")]
+    assert 4 <= len(rows) <= 6 and all(line.count(" | ") == 1 for line in rows)
+    for exercise_id in exercises.all_ids(chapter):
+        exercise, name = exercises.get(exercise_id), exercise_id.split(".")[1]
+        if exercise.style == "predict":
+            ask, run = ids.index(f"ex-{chapter}-{name}-ask"), ids.index(f"ex-{chapter}-{name}-run")
+            assert run == ask + 1 < takeaways
+        if exercise.style == "coding":
+            at = ids.index(f"ex-{chapter}-{name}-stub")
+            solution = cells[at + 1]
+            assert solution["id"] == f"ex-{chapter}-{name}-solution"
+            assert solution["metadata"]["jupyter"] == {"source_hidden": True,
+                                                       "outputs_hidden": True}
+            source = "".join(solution["source"])
+            assert f'exercises.solution("{exercise_id}")' in source
+            assert f'exercises.check("{exercise_id}", exercise_solutions.' in source
+        if exercise.style != "coding":
+            assert f'exercises.ask("{exercise_id}")' in "".join(
+                "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+# --- on the cluster: chapters 05 and 07 ----------------------------------------------------
+
+def gather_then_scatter(client, futures):
+    return client.scatter(np.mean(client.gather(futures), axis=0))
+
+
+def mean_in_the_notebook(client, futures):
+    return np.mean(client.gather(futures), axis=0)
+
+
+def step_without_allreduce(group, params, X, y, lr):
+    from distlab.apps.training import gradient
+    return params - lr * gradient(params, X, y)
+
+
+def step_with_an_extra_collective(group, params, X, y, lr):
+    from distlab.apps.training import gradient
+    g = gradient(params, X, y)
+    if group.rank == 0:
+        group.allreduce(g)
+    return params - lr * group.allreduce(g)
+
+
+def test_without_a_cluster_the_cluster_checks_say_so():
+    from distributed import default_client
+    try:
+        default_client()
+        pytest.skip("a client is connected")
+    except ValueError:
+        pass
+    feedback = exercises.check("05.average-futures", exercise_solutions.average)
+    assert not feedback.correct and "connect first" in feedback.message
+
+
+def test_chapter_05_average_on_the_cluster(client):
+    assert exercises.check("05.average-futures", exercise_solutions.average).correct
+    for answer, message in [(stub("05.average-futures"), "returned NotImplemented"),
+                            (gather_then_scatter, "does not depend on the input futures"),
+                            (mean_in_the_notebook, "return a Future"),
+                            (raises, "your answer raised ValueError: boom")]:
+        feedback = exercises.check("05.average-futures", answer)
+        assert not feedback.correct and message in feedback.message, feedback.message
+    same = client.map(np.sum, [np.arange(100.0)] * 100)               # 05.same-key
+    assert exercises.check("05.same-key", len({f.key for f in same})).correct
+
+
+def test_chapter_07_ddp_step_on_the_cluster(client, monkeypatch):
+    assert exercises.check("07.ddp-step", exercise_solutions.ddp_step).correct
+    for answer, message in [(stub("07.ddp-step"), "returned NotImplemented"),
+                            (step_without_allreduce, "the ranks disagree"),
+                            (raises, "your answer raised ValueError: boom")]:
+        feedback = exercises.check("07.ddp-step", answer)
+        assert not feedback.correct and message in feedback.message, feedback.message
+    monkeypatch.setattr(exercise_cluster_checks, "RANK_TIMEOUT", 2.0)
+    start = time.perf_counter()
+    feedback = exercises.check("07.ddp-step", step_with_an_extra_collective)
+    assert not feedback.correct and "the same number of times" in feedback.message
+    assert time.perf_counter() - start < 30                          # a timeout, not a hang
+
+
+def test_chapter_06_one_average_is_close_to_sixteen(client):
+    from distlab.apps import training
+    once = training.train("local", client, local_steps=96, rounds=1)
+    sixteen = training.train("local", client, local_steps=16, rounds=6)
+    assert abs(once["accuracy"].iloc[-1] - sixteen["accuracy"].iloc[-1]) < 0.02
+    assert once["bytes"].iloc[-1] == exercise_checks.allreduce_bytes()
+    assert exercises.check("06.one-average", "b").correct
