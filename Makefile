@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP_LAB  := $(VENV)/.installed-lab
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_SITE := $(VENV)/.installed-site
 
-.PHONY: lab test notebooks doctor bench clean
+.PHONY: lab test notebooks doctor bench site clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +16,13 @@ $(STAMP_LAB): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -qq -e .
 	touch $@
 
+# the test extra brings the site extra too: tests/test_site.py builds the site
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e '.[test]'
+	$(BIN)/python -m pip install -qq -e '.[test,site]'
+	touch $@ $(STAMP_LAB) $(STAMP_SITE)
+
+$(STAMP_SITE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -qq -e '.[site]'
 	touch $@ $(STAMP_LAB)
 
 # Jupyter refuses to run as root (containers, CI) unless told to; LAB_ARGS adds options.
@@ -37,5 +43,10 @@ doctor: $(STAMP_LAB)
 bench: $(STAMP_LAB)
 	$(BIN)/python -m distlab bench
 
+# The book as a static site in site/_build/html, from the committed outputs (nothing runs);
+# Mermaid, MathJax and the widget embedder come from the npm registry (needs npm).
+site: $(STAMP_SITE)
+	$(BIN)/python site/build_site.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site/_build

@@ -1,6 +1,7 @@
 """The chapters as files: find them and re-execute them, the one way outputs are produced."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -55,7 +56,8 @@ def chapters(names=(), folder: Path | None = None) -> list[Path]:
 
 
 def execute(path: Path, timeout: int = 600) -> float:
-    """Run ``path`` top to bottom in a fresh kernel and write its outputs back; seconds taken.
+    """Run ``path`` top to bottom in a fresh kernel and write its outputs back, with the
+    state of the widgets they show in the notebook's metadata; the seconds taken.
 
     ``timeout`` is the seconds one cell may take (an int ≥ 1). Raises ``TypeError`` /
     ``ValueError`` for a bad timeout, ``FileNotFoundError`` when ``path`` is not a file,
@@ -73,11 +75,14 @@ def execute(path: Path, timeout: int = 600) -> float:
     for cell in nb.cells:
         _tag_markers(cell)
     start = time.perf_counter()
+    # store_widget_state: GitHub, nbviewer and the static site draw a widget's last state
+    # from the notebook's metadata (https://ipywidgets.readthedocs.io/en/stable/embedding.html)
     NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                   store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     _strip_machine_paths(nb, path.parent.parent)
-    nb.metadata.pop("widgets", None)  # random model ids; nbval ignores widget views anyway
+    _keep_shown_widgets(nb)
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return elapsed
@@ -98,6 +103,37 @@ def _tag_markers(cell) -> None:
             tags = cell.metadata.setdefault("tags", [])
             if MARKER_TAGS[words[0]] not in tags:
                 tags.append(MARKER_TAGS[words[0]])
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MODEL_REFERENCE = re.compile(r'IPY_MODEL_([0-9a-f]+)|"model_id": "([0-9a-f]+)"')
+
+
+def _keep_shown_widgets(nb) -> None:
+    """Keep the state of the widgets an output shows and of the models they refer to.
+
+    nbclient records every model the kernel ever opened (closed ones, helpers never
+    displayed); only those reachable from a widget-view output can be drawn, so the rest
+    would only grow the file. Model ids are random on every run, as the outputs' are."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    todo = [output["data"][WIDGET_VIEW]["model_id"]
+            for cell in nb.cells for output in cell.get("outputs", [])
+            if WIDGET_VIEW in output.get("data", {})]
+    reached = set()
+    while todo:
+        model_id = todo.pop()
+        if model_id in reached or model_id not in state:
+            continue
+        reached.add(model_id)
+        # children, layout and style are "IPY_MODEL_<id>" strings; an Output widget's
+        # outputs may show further widgets by "model_id"
+        todo += [a or b for a, b in MODEL_REFERENCE.findall(json.dumps(state[model_id]["state"]))]
+    if reached:
+        nb.metadata["widgets"][WIDGET_STATE]["state"] = {
+            model_id: value for model_id, value in state.items() if model_id in reached}
+    else:
+        nb.metadata.pop("widgets", None)
 
 
 def _strip_machine_paths(nb, repository: Path) -> None:
