@@ -6,10 +6,13 @@ in the end. This package makes both concrete on the deterministic simulator: N r
 clients reading and writing through a coordinator, a seeded network, a replica crash and
 a network partition; every run's history is judged by the linearizability checker.
 
-    config.py     StoreConfig (N, R, W, sync or async), Workload, Fault, the two settings
+    config.py     StoreConfig (N, R, W, sync or async, sessions), Workload, Fault, the two
+                  settings
     replicas.py   the store: replicas, coordinators, quorums, anti-entropy (naive first)
     runs.py       run(): simulate, judge the history, measure; stale_reads()
     tables.py     tradeoff(), price_of_consistency(), replicated_store_availability()
+    sessions.py   session_check(), session_guarantees(): read your writes and monotonic
+                  reads on the eventual store, broken and kept (sticky or versioned)
 
     from distlab.apps import stores
     outcome = stores.run(stores.STRONG, seed=0)       # outcome.linearizable, .metrics
@@ -18,9 +21,11 @@ May import: ``distlab.concepts`` (the event simulator, the linearizability check
 ``distlab.checks``, numpy, pandas. It needs no cluster and no engine. Never:
 ``distlab.present``, ``distlab.cli``, matplotlib (tests/test_layers.py).
 """
-from distlab.apps.stores.config import (EVENTUAL, FAULT_ACTIONS, REPLICATION, STRONG, Fault,
-                                        StoreConfig, Workload, standard_faults, with_changes)
+from distlab.apps.stores.config import (EVENTUAL, FAULT_ACTIONS, REPLICATION, SESSIONS, STRONG,
+                                        Fault, StoreConfig, Workload, standard_faults,
+                                        with_changes)
 from distlab.apps.stores.runs import Run, run, stale_reads
+from distlab.apps.stores.sessions import client_of, session_check, session_guarantees
 from distlab.apps.stores.tables import (price_of_consistency, replicated_store_availability,
                                         tradeoff)
 from distlab.concepts.linearizability import check_linearizable
@@ -28,4 +33,5 @@ from distlab.concepts.linearizability import check_linearizable
 __all__ = ["StoreConfig", "Workload", "Fault", "Run", "run", "standard_faults", "STRONG",
            "EVENTUAL", "tradeoff", "check_linearizable", "stale_reads", "REPLICATION",
            "FAULT_ACTIONS", "with_changes", "price_of_consistency",
-           "replicated_store_availability"]
+           "replicated_store_availability", "SESSIONS", "client_of", "session_check",
+           "session_guarantees"]

@@ -22,6 +22,9 @@ from distlab.concepts.events import Latency
 from distlab.concepts.network_faults import FAULT_ACTIONS, NetworkFault
 
 REPLICATION = ("sync", "async")
+#: How an eventual store's clients keep their sessions (Terry et al., PDIS 1994): not at all,
+#: by always using their own replica, or by carrying the newest version they have seen.
+SESSIONS = ("none", "sticky", "versioned")
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,13 @@ class StoreConfig:
 
     ``latency`` is the one-way network delay, ``drop`` the probability a message is
     lost, ``anti_entropy`` the seconds between a replica's state swaps (None: never),
-    ``timeout`` how long a client waits before giving up on an operation. Raises
-    ``TypeError``/``ValueError`` for an impossible setting, including a strong one
-    without R + W > N.
+    ``timeout`` how long a client waits before giving up on an operation. ``sessions``
+    (async only) is how clients keep read-your-writes and monotonic reads: ``"none"``;
+    ``"sticky"``, always through their own replica (while it is down they wait); or
+    ``"versioned"``, carrying the newest version they wrote or read and accepting only
+    replies at least that new. Raises ``TypeError``/``ValueError`` for an impossible
+    setting, including a strong one without R + W > N, or sessions on a strong store
+    (linearizability already implies both guarantees).
     """
     n: int = 3
     r: int = 2
@@ -42,6 +49,7 @@ class StoreConfig:
     drop: float = 0.0
     anti_entropy: float | None = 0.050
     timeout: float = 0.300
+    sessions: str = "none"
 
     def __post_init__(self):
         count("n (replicas)", self.n, minimum=1)
@@ -63,11 +71,17 @@ class StoreConfig:
         if self.anti_entropy is not None:
             number("anti_entropy", self.anti_entropy, minimum=0, strict=True)
         number("timeout", self.timeout, minimum=0, strict=True)
+        choice("sessions", self.sessions, SESSIONS)
+        if self.replication == "sync" and self.sessions != "none":
+            raise ValueError(f"sessions={self.sessions!r} needs replication='async': a strong "
+                             "(sync) store is linearizable, which already gives every session "
+                             "read-your-writes and monotonic reads")
 
     @property
     def label(self) -> str:
         mode = "strong" if self.replication == "sync" else "eventual"
-        return f"{mode} (N={self.n}, R={self.r}, W={self.w}, {self.replication})"
+        sessions = "" if self.sessions == "none" else f", {self.sessions} sessions"
+        return f"{mode} (N={self.n}, R={self.r}, W={self.w}, {self.replication}{sessions})"
 
 
 #: The two settings the chapter compares.

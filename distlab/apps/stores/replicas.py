@@ -26,6 +26,16 @@ Naive first, then better:
   linearizable — and operations cost two round trips, and stop (time out) on the side of a
   partition that cannot reach a quorum (Brewer's CAP: Gilbert & Lynch, SIGACT News 2002).
 
+An eventual store's clients can still be given **session guarantees** (Terry et al.,
+"Session Guarantees for Weakly Consistent Replicated Data", PDIS 1994): read your writes
+and monotonic reads. Without them (``sessions="none"``) a client that fails over to
+another replica, or comes back to its own after a crash, may read older data than it
+wrote or read before. ``sessions="sticky"`` keeps each client on its own replica (and
+makes it wait while that replica is down); ``sessions="versioned"`` lets it move, but the
+client carries the newest version it has seen: its writes get a higher version, and a
+read accepts only replies at least that new (Terry et al.'s read and write sets, reduced
+to one version for one key).
+
 Times inside the simulator are seconds; histories and metrics are in milliseconds.
 """
 from __future__ import annotations
@@ -65,8 +75,9 @@ class _Operation:
 
 class SimulatedStore:
     """The replicas, the clients and the protocol, on one simulator: build it, call
-    :meth:`run`, then read ``history``, ``timed_out``, ``agree_since`` and
-    ``last_write_done`` (what :func:`distlab.apps.stores.run` measures)."""
+    :meth:`run`, then read ``history``, ``timed_out``, ``agree_since``,
+    ``last_write_done`` and ``versions`` (each written value's :class:`Version`): what
+    :func:`distlab.apps.stores.run` measures."""
 
     def __init__(self, config: StoreConfig, workload: Workload, faults, seed: int):
         self.cfg, self.workload = config, workload
@@ -90,6 +101,8 @@ class SimulatedStore:
             for i in range(n):
                 self.sim.schedule(self.sim.rng.uniform(0, config.anti_entropy),
                                   self._anti_entropy_tick, i)
+        self.versions: dict = {}                  # each written value's version
+        self.seen = [INITIAL] * workload.clients  # newest version each client wrote or read
         self.op_seq = [0] * workload.clients
         self.incarnation = [0] * workload.clients
         for c in range(workload.clients):
@@ -149,6 +162,8 @@ class SimulatedStore:
     # -- clients and coordinators ----------------------------------------------------------
     def _coordinator(self, client: int) -> int | None:
         n = self.cfg.n
+        if self.cfg.sessions == "sticky":          # never fail over: wait for its replica
+            return client % n if self.net.is_alive(client % n) else None
         for k in range(n):
             candidate = (client + k) % n
             if self.net.is_alive(candidate):
@@ -173,8 +188,11 @@ class SimulatedStore:
             return            # no replica is up: the client can only wait for its timeout
         if kind == "write" and self.cfg.replication == "async":
             i = coordinator
+            if self.cfg.sessions == "versioned":   # newer than all this client has seen
+                self.clock[i] = max(self.clock[i], self.seen[c].counter)
             self.clock[i] += 1
             version = Version(self.clock[i], c, op.seq)
+            self.versions[value] = version
             op.chosen, op.phase = (version, value), "store"
             self._store(i, version, value)
             op.replies.append(i)
@@ -196,12 +214,15 @@ class SimulatedStore:
             return            # late, or for a phase (or a coordinator) that is gone
         if p["type"] == "got":
             self.clock[i] = max(self.clock[i], p["version"].counter)
+            if self.cfg.sessions == "versioned" and p["version"] < self.seen[op.client]:
+                return        # older than this client's session: wait for a newer reply
             op.replies.append((p["version"], p["value"]))
             if len(op.replies) < self.cfg.r:
                 return
             newest = max(op.replies, key=lambda vv: vv[0])
             if op.kind == "write":                       # sync write: phase 2, a higher version
                 version = Version(newest[0].counter + 1, op.client, op.seq)
+                self.versions[op.value] = version
                 self._start_store(op, (version, op.value))
             elif self.cfg.replication == "async" or \
                     sum(v == newest[0] for v, _ in op.replies) >= self.cfg.w:
@@ -228,6 +249,7 @@ class SimulatedStore:
     def _finish(self, op: _Operation) -> None:
         op.done = True
         value = op.value if op.kind == "write" else op.chosen[1]
+        self.seen[op.client] = max(self.seen[op.client], op.chosen[0])
         self.history.append(Op(self._process(op.client), op.kind, value, _ms(op.invoke),
                                _ms(self.sim.now)))
         if op.kind == "write":

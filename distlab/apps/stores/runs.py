@@ -9,7 +9,7 @@ Everything is drawn from one seed, so a run is exactly reproducible.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from distlab.apps.stores.config import STRONG, Fault, StoreConfig, Workload, standard_faults
@@ -21,7 +21,8 @@ from distlab.concepts.linearizability import Op, Verdict, check_linearizable
 @dataclass(frozen=True)
 class Run:
     """One simulated run: its history (times in ms), what it measured, and the network's
-    message counts. ``result`` is the linearizability verdict on the history."""
+    message counts. ``result`` is the linearizability verdict on the history; ``versions``
+    maps each written value to the version the store ordered it by (last-writer-wins)."""
     config: StoreConfig
     seed: int
     history: tuple[Op, ...]
@@ -29,6 +30,7 @@ class Run:
     metrics: dict
     messages: dict
     faults: tuple[Fault, ...]
+    versions: dict = field(default_factory=dict)
 
     @property
     def linearizable(self) -> bool:
@@ -108,4 +110,5 @@ def run(config: StoreConfig = STRONG, *, seed: int = 0, workload: Workload = Wor
                              if converged else math.inf),
         "operations": len(history),
     }
-    return Run(config, seed, history, result, metrics, dict(store.net.stats), faults)
+    return Run(config, seed, history, result, metrics, dict(store.net.stats), faults,
+               dict(store.versions))
