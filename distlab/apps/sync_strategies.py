@@ -28,9 +28,9 @@ def averaging_sync(n_nodes: int = 8, tolerance: float = 1e-6, seed: int = 0) -> 
     n_nodes = count("n_nodes", n_nodes, minimum=1)
     values = list(np.random.default_rng(seed).integers(0, 100, n_nodes).astype(float))
     rows = []
-    for algorithm, kind in (("recursive_doubling", "strong: exact all-reduce"),
-                            ("gossip_complete", "eventual: gossip, complete graph"),
-                            ("gossip_ring", "eventual: gossip, ring neighbours")):
+    for algorithm, kind in (("recursive_doubling", "exact all-reduce (BSP; the document's \"strong\")"),
+                            ("gossip_complete", "gossip, complete graph (the document's \"eventual\")"),
+                            ("gossip_ring", "gossip, ring neighbours (the document's \"eventual\")")):
         result = allreduce(values, algorithm, tolerance=tolerance)
         rows.append({"sync": kind, "algorithm": algorithm, "rounds": result.rounds,
                      "busiest node sends (values)": int(result.bytes_sent.max()) // 8,

@@ -29,7 +29,7 @@ byte, n bytes per node, p nodes):
 ============================  ===========================  ==========================
 algorithm                     rounds                        bytes sent by busiest node
 ============================  ===========================  ==========================
-star (parameter server)       2                             (p-1)·n   (the root)
+star (single-server PS)       2                             (p-1)·n   (the root)
 tree (binomial)               2⌈lg p⌉                       ⌈lg p⌉·n  (the root)
 recursive_doubling            lg p  (+2 if p not 2^k)       lg p·n
 ring                          2(p-1)                        2(p-1)/p·n

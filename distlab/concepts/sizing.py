@@ -71,9 +71,10 @@ class Accelerator:
 
 #: Named models, from BERT-base to a 175B model, with their published training tokens.
 MODELS = (
-    Model("BERT-base", 110e6, 128e9,
-          "Devlin et al. 2019, §A.2: 1M steps × 256 sequences × 512 tokens ≈ 128,000 tokens/batch"),
-    Model("BERT-large", 340e6, 128e9, "Devlin et al. 2019, §A.2 (same schedule as BERT-base)"),
+    Model("BERT-base", 110e6, 42.6e9,
+          "Devlin et al. 2019, §A.2: 1M steps × 256 sequences, 90 % of steps at 128 tokens "
+          "and 10 % at 512 ≈ 42.6B tokens"),
+    Model("BERT-large", 340e6, 42.6e9, "Devlin et al. 2019, §A.2 (same schedule as BERT-base)"),
     Model("GPT-3 XL 1.3B", 1.3e9, 300e9, "Brown et al. 2020, Table 2.1: every GPT-3 size saw 300B tokens"),
     Model("Llama 2 7B", 7e9, 2e12, "Touvron et al. 2023, Table 1: 2.0T tokens"),
     Model("Llama 2 70B", 70e9, 2e12, "Touvron et al. 2023, Table 1: 2.0T tokens"),

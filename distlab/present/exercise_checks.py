@@ -102,7 +102,7 @@ def check_seeded_task(answer):
 
 #: (parameters, tokens, days, device_gb, peak_tflops, utilization): pre-training runs,
 #: where compute decides, and fine-tuning runs, where memory does.
-DEVICE_CASES = ((110e6, 128e9, 7, 80, 312, 0.4), (7e9, 2e12, 30, 80, 312, 0.4),
+DEVICE_CASES = ((110e6, 42.6e9, 2, 80, 312, 0.4), (7e9, 2e12, 30, 80, 312, 0.4),
                 (70e9, 2e9, 7, 80, 312, 0.4), (70e9, 2e12, 30, 80, 312, 0.4),
                 (175e9, 300e9, 34, 80, 312, 0.4), (70e9, 1.4e12, 90, 40, 312, 0.4),
                 (13e9, 1e9, 3, 24, 165, 0.4))
