@@ -103,31 +103,6 @@ def test_overhead_adds_to_every_task():
     assert s.makespan == 3.0
 
 
-@given(total=st.floats(0.01, 100), tasks=st.integers(1, 10_000), workers=st.integers(1, 64),
-       o=st.floats(0, 0.01))
-def test_overhead_model_efficiency_is_at_most_one_and_matches_the_simulation(total, tasks, workers, o):
-    m = P.overhead_model(total, tasks, workers, o)
-    assert 0 < m["efficiency"] <= 1 + 1e-9
-    if tasks <= 200:
-        s = P.simulate_schedule([total / tasks] * tasks, workers, "dynamic", overhead=o)
-        assert s.makespan == pytest.approx(m["predicted (s)"], rel=1e-9)
-
-
-def test_break_even_task_is_as_long_as_its_overhead_at_50_percent():
-    assert P.break_even_task_seconds(0.002) == pytest.approx(0.002)
-    assert P.break_even_task_seconds(0.002, 0.9) == pytest.approx(0.018)
-    m = P.overhead_model(1.0, 500, 1, 0.002)           # 2 ms tasks, 2 ms overhead
-    assert m["efficiency"] == pytest.approx(0.5)
-
-
-def test_fit_overhead_recovers_a_known_overhead():
-    import pandas as pd
-    rows = [{"tasks": k, "ideal (s)": 0.2,
-             "measured (s)": P.overhead_model(0.4, k, 2, 0.003)["predicted (s)"]}
-            for k in (2, 8, 32, 128)]
-    assert P.fit_overhead(pd.DataFrame(rows), 2) == pytest.approx(0.003)
-
-
 @pytest.mark.parametrize("call, error, match", [
     (lambda: P.partition_even([], 2), ValueError, "empty"),
     (lambda: P.partition_even([1, 2], 3), ValueError, "at most the number of tasks"),
@@ -138,8 +113,7 @@ def test_fit_overhead_recovers_a_known_overhead():
     (lambda: P.simulate_schedule([], 2), ValueError, "empty"),
     (lambda: P.simulate_schedule([1], 0), ValueError, "workers must be ≥ 1"),
     (lambda: P.simulate_schedule([1], 2, overhead=-1), ValueError, "overhead"),
-    (lambda: P.overhead_model(1, 0, 2, 0.001), ValueError, "tasks"),
-    (lambda: P.break_even_task_seconds(0.001, 1.0), ValueError, "efficiency"),
+    (lambda: P.simulate_schedule([1], 2, scheduler=-1), ValueError, "scheduler"),
     (lambda: P.skewed_durations(5, shape=1.0), ValueError, "shape"),
     (lambda: P.alternating_durations(long=0), ValueError, "long must be > 0"),
     (lambda: P.alternating_durations(tasks=0), ValueError, "tasks must be ≥ 1"),
@@ -166,4 +140,5 @@ def test_plots_draw():
     assert len(fig.axes) == 3
     measured = pd.DataFrame([{"tasks": 2, "efficiency": 0.9}, {"tasks": 8, "efficiency": 0.7}])
     assert schedule_plots.overhead_curve(0.2, 2, 0.002, measured).axes
+    assert schedule_plots.overhead_curve(0.2, 2, 0.0).axes          # no scheduler cost
     assert schedule_plots.speedup_plot({"workers": 2, "speed-up": 1.8}, 0.9).axes

@@ -50,6 +50,52 @@ def test_known_values_and_predictions_table():
     assert all("prediction" in c for c in table.columns)
 
 
+def test_the_gustafson_column_names_its_serial_share():
+    """f = 0.95 measured at p = 2: the p = 2 run is 9.5 % serial, so S(64) = 58.0; a
+    serial share of 5 % of the scaled run would give 60.85. The column says which."""
+    table = S.predictions(0.95, measured_at=2)
+    s = table.attrs["gustafson s"]
+    assert s == pytest.approx(0.05 / 0.525)
+    column = "Gustafson scaled speed-up (prediction, s = 0.095)"
+    assert table.loc[64, column] == 58.0
+    assert S.gustafson(0.05, 64) == pytest.approx(60.85)
+
+
+def test_karp_flatt_table_separates_serial_code_from_overhead():
+    """Serial code gives one e at every p and task count; a per-task overhead (serial, on
+    the scheduler) gives an e that grows with the tasks; an overhead that grows with p
+    (messages to every worker) an e that grows with p; Amdahl's fit to p = 1, 2 is e."""
+    work, serial, per_task = 8.0, 0.1, 0.01
+    rows = []
+    for tasks in (2, 8, 32):
+        for p in (1, 2, 4):
+            rows.append({"engine": "serial code", "tasks": tasks, "workers": p,
+                         "seconds": work * (serial + (1 - serial) / p)})
+            rows.append({"engine": "overhead", "tasks": tasks, "workers": p,
+                         "seconds": work / p + tasks * per_task})
+            rows.append({"engine": "messages", "tasks": tasks, "workers": p,
+                         "seconds": work / p + 0.05 * (p - 1)})
+    t = S.karp_flatt_table(rows)
+    e = t[t.workers > 1].set_index(["engine", "tasks", "workers"])["Karp-Flatt e"]
+    np.testing.assert_allclose(e["serial code"], serial)
+    assert e["overhead"].loc[2, 2] < e["overhead"].loc[8, 2] < e["overhead"].loc[32, 2]
+    assert e["messages"].loc[2, 2] < e["messages"].loc[2, 4]            # grows with p
+    fit = t.set_index(["engine", "tasks"])["Amdahl 1 - f (fit)"]
+    np.testing.assert_allclose(fit["serial code"], serial)
+    two = S.karp_flatt_table([r for r in rows if r["workers"] < 4])
+    two = two[two.workers == 2]
+    np.testing.assert_allclose(two["Amdahl 1 - f (fit)"], two["Karp-Flatt e"])
+    assert t.loc[t.workers == 1, "Karp-Flatt e"].isna().all()
+    np.testing.assert_allclose(t["efficiency"], t["speed-up"] / t["workers"])
+
+
+def test_karp_flatt_table_bad_input():
+    with pytest.raises(ValueError, match="missing \\['seconds'\\]"):
+        S.karp_flatt_table([{"engine": "x", "tasks": 1, "workers": 1}])
+    with pytest.raises(ValueError, match="no run on 1 worker"):
+        S.karp_flatt_table([{"engine": "x", "tasks": 1, "workers": 2, "seconds": 1.0}])
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: S.amdahl(1.5, 2), "f \\(parallel fraction\\)"),
     (lambda: S.amdahl(0.5, 0), "worker counts"),

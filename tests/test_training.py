@@ -101,14 +101,30 @@ def test_averaging_parameters_equals_averaging_gradients_exactly(n, lr, seed):
 
 def test_single_process_reaches_scikit_learn_within_one_point():
     history = T.train("single")
-    assert list(history.columns) == ["strategy", "round", "steps", "bytes", "loss",
-                                     "accuracy", "consensus"]
+    assert list(history.columns) == ["strategy", "round", "steps", "samples", "bytes",
+                                     "loss", "accuracy", "consensus"]
+    assert (history["samples"] == history["steps"] * 4 * 64).all()
     assert history["round"].tolist() == list(range(T.DEFAULT_ROUNDS["single"] + 1))
     assert (history["bytes"] == 0).all()
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] / 5
     assert history["accuracy"].iloc[-1] >= T.sklearn_accuracy() - 0.01
     again = T.train("single")
     pd.testing.assert_frame_equal(history, again)                # seeded
+
+
+def test_linear_lr_scaling_reaches_the_target_on_fewer_samples():
+    """Synchronous SGD on 4 × 64 rows at lr 2.0 (tuned for 64) against lr 8.0 (the linear
+    scaling rule); local SGD's H = 16 steps per round cost it samples, not rounds."""
+    from distlab.apps.training.virtual_time import Timing, simulate
+
+    target = T.sklearn_accuracy() - 0.01
+    plain = T.train("single", lr=2.0)
+    scaled = T.train("single", lr=T.linear_scaled_lr(2.0, 4 * 64, 64))
+    local = simulate("local", T.TrainingConfig(), Timing(), until=6 * 16.25)
+    table = T.summary({"lr 2.0": plain, "lr 8.0": scaled, "local": local}, target)
+    samples = table["samples_to_target"]
+    assert samples["lr 8.0"] < samples["lr 2.0"] < samples["local"]
+    assert (samples // 256 == table["rounds_to_target"] * [1, 1, 16]).all()
 
 
 def test_rounds_to_and_summary():
@@ -122,6 +138,9 @@ def test_rounds_to_and_summary():
     assert row["accuracy"] == 0.8
     with pytest.raises(TypeError, match="history"):
         T.rounds_to([1, 2], 0.5)
+    named = T.summary({"run a": h, "run b": h.assign(samples=h["steps"] * 8)}, 0.5)
+    assert list(named.index) == ["run a", "run b"]
+    assert named.loc["run b", "samples_to_target"] == 8
 
 
 # ---- bad input --------------------------------------------------------------------------
@@ -142,6 +161,7 @@ def test_rounds_to_and_summary():
     (dict(strategy="sync", rounds=5, kill_at=5), ValueError, "kill_at must be a round before"),
     (dict(strategy="sync"), TypeError, "client must be a distributed.Client"),
     (dict(strategy="sync", algorithm="gossip_ring"), ValueError, "exact all-reduce"),
+    (dict(strategy="single", label_skew=2), ValueError, "label_skew"),
 ])
 def test_bad_input_is_rejected_clearly(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -215,12 +235,27 @@ def test_describe_shards(client):
     frame = T.describe_shards(client, nodes=3)
     assert frame["rows"].sum() == 1347 and len(frame) == 3
     assert (frame.drop(columns="rows") > 0).all().all()
+    skewed = T.describe_shards(client, nodes=4, label_skew=1.0)
+    assert skewed["rows"].sum() == 1347
+    assert ((skewed.drop(columns="rows") > 0).sum(axis=1) <= 4).all()
+
+
+def test_non_iid_shards_hurt_local_sgd_not_sync(client):
+    """Sync computes the gradient of the union of the nodes' batches, whatever the shards
+    hold; local SGD drifts towards each node's own digits between averages."""
+    sync = T.train("sync", client, rounds=6, label_skew=0.8)
+    single = T.train("single", rounds=6, label_skew=0.8)
+    np.testing.assert_allclose(sync.attrs["params"], single.attrs["params"], atol=1e-12)
+    iid = T.train("local", client, rounds=4)
+    skewed = T.train("local", client, rounds=4, label_skew=0.8)
+    assert skewed["accuracy"].iloc[-1] < iid["accuracy"].iloc[-1]
 
 
 def test_chapter_06_self_checks():
     from distlab.present import exercises
-    assert exercises.all_ids("06") == ["06.equivalence", "06.hedge-load", "06.hot-load",
-                                       "06.local-rounds"]
+    # the training chapter's own checks (the exercise cells at the end add more)
+    assert {"06.equivalence", "06.hedge-load", "06.hot-load",
+            "06.local-rounds"} <= set(exercises.all_ids("06"))
     right = {"06.equivalence": "yes", "06.local-rounds": "96", "06.hedge-load": "5%",
              "06.hot-load": "1"}
     wrong = {"06.equivalence": "no", "06.local-rounds": "6", "06.hedge-load": "50",
@@ -232,12 +267,15 @@ def test_chapter_06_self_checks():
         assert not feedback.correct and "Hint" in feedback.message
 
 
-def test_plot_draws_loss_and_accuracy_against_rounds_and_bytes():
+def test_plot_draws_loss_and_accuracy_against_rounds_samples_and_bytes():
     import matplotlib
     matplotlib.use("Agg")
     from distlab.present import training_plots
 
     fig = training_plots.plot(T.train("single", rounds=3), target=0.9)
-    assert [ax.get_xlabel() for ax in fig.axes[2:]] == ["communication rounds",
+    assert [ax.get_xlabel() for ax in fig.axes[3:]] == ["communication rounds",
+                                                        "examples processed (all nodes)",
                                                         "kB sent between nodes"]
     assert fig.axes[0].get_ylabel() == "training loss"
+    named = training_plots.plot({"lr 2.0": T.train("single", rounds=2)})
+    assert named.axes[0].get_legend_handles_labels()[1] == ["lr 2.0"]

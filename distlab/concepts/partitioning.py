@@ -18,27 +18,25 @@ schedules and task counts on the Dask cluster is :mod:`distlab.apps.schedules`.
   it holds ready tasks back and gives them to workers as they free up ("queuing"), and
   idle workers steal queued work from busy ones (work stealing,
   https://distributed.dask.org/en/stable/work-stealing.html).
-- **Communication overhead.** Every task costs the scheduler about a millisecond of
-  messages, whatever its size ("about 1 ms of overhead per task",
-  https://distributed.dask.org/en/stable/efficiency.html). Splitting a fixed amount of
-  work into more tasks balances it better but pays that overhead more often:
-  ``overhead_model`` predicts the time and efficiency, ``break_even_task_seconds`` the
-  smallest task still worth running (efficiency 50 % when the task is as long as its
-  overhead — the METG(50 %) of Slaughter et al., "Task Bench", SC 2020).
+- **Communication overhead.** Every task also costs the scheduler and its worker some
+  time: :mod:`distlab.concepts.task_overhead` models it (its names are imported here, so
+  ``partitioning.overhead_model`` keeps working); ``simulate_schedule`` with ``overhead``
+  (the worker's share) and ``scheduler`` (the scheduler's, serial) runs it task by task.
 """
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from distlab.checks import choice, count, fraction, number
+from distlab.checks import choice, count, number
+from distlab.concepts.task_overhead import (break_even_task_seconds, fit_overhead,
+                                            overhead_model, tasks_seconds)
 
 __all__ = ["partition_even", "partition_cost_aware", "part_costs", "STRATEGIES", "Schedule",
            "simulate_schedule", "lower_bound", "skewed_durations", "alternating_durations",
-           "overhead_model", "break_even_task_seconds", "fit_overhead"]
+           "tasks_seconds", "overhead_model", "break_even_task_seconds", "fit_overhead"]
 
 STRATEGIES = ("round_robin", "longest_first", "dynamic")
 
@@ -178,9 +176,12 @@ def _assign(values: list[float], workers: int, strategy: str) -> list[list[int]]
 
 
 def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
-                      overhead: float = 0.0) -> Schedule:
+                      overhead: float = 0.0, scheduler: float = 0.0) -> Schedule:
     """Run tasks of the given ``durations`` on ``workers`` workers with ``strategy``
-    (one of ``STRATEGIES``); each task also costs ``overhead`` seconds of the worker's time.
+    (one of ``STRATEGIES``); each task also costs ``overhead`` seconds of its worker's
+    time, and ``scheduler`` seconds of the one scheduler's, which hands the tasks out one
+    after another in the given order: task i can start no earlier than (i + 1) ·
+    ``scheduler``.
 
     ``"dynamic"`` hands tasks out in the given order to whichever worker is free first
     (ties: the lowest-numbered worker), like Dask; the two static strategies fix each
@@ -190,20 +191,22 @@ def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
     workers = count("workers", workers, minimum=1)
     choice("strategy", strategy, STRATEGIES)
     overhead = number("overhead", overhead, minimum=0)
+    scheduler = number("scheduler", scheduler, minimum=0)
     n = len(values)
     worker, start, end = [0] * n, [0.0] * n, [0.0] * n
     if strategy == "dynamic":
         free = [(0.0, w) for w in range(workers)]
         for i, d in enumerate(values):
             t, w = heapq.heappop(free)
-            worker[i], start[i], end[i] = w, t, t + overhead + d
+            worker[i], start[i] = w, max(t, (i + 1) * scheduler)
+            end[i] = start[i] + overhead + d
             heapq.heappush(free, (end[i], w))
     else:
         for w, queue in enumerate(_assign(values, workers, strategy)):
             t = 0.0
             for i in queue:
-                worker[i], start[i], end[i] = w, t, t + overhead + values[i]
-                t = end[i]
+                worker[i], start[i] = w, max(t, (i + 1) * scheduler)
+                end[i] = t = start[i] + overhead + values[i]
     return Schedule(strategy, workers, tuple(worker), tuple(start), tuple(end))
 
 
@@ -227,42 +230,3 @@ def alternating_durations(tasks: int = 8, long: float = 0.2, short: float = 0.02
     long = number("long", long, minimum=0, strict=True)
     short = number("short", short, minimum=0, strict=True)
     return [long if i % 2 == 0 else short for i in range(tasks)]
-
-
-# -- communication overhead ----------------------------------------------------------------
-def overhead_model(total_seconds: float, tasks: int, workers: int,
-                   overhead_per_task: float) -> dict:
-    """The same ``total_seconds`` of work cut into ``tasks`` equal tasks on ``workers``:
-    predicted time = ⌈tasks / workers⌉ × (total / tasks + overhead), the ideal time
-    total / workers, and efficiency = ideal ÷ predicted."""
-    total = number("total_seconds", total_seconds, minimum=0, strict=True)
-    tasks = count("tasks", tasks, minimum=1)
-    workers = count("workers", workers, minimum=1)
-    overhead = number("overhead_per_task", overhead_per_task, minimum=0)
-    task = total / tasks
-    predicted = math.ceil(tasks / workers) * (task + overhead)
-    ideal = total / workers
-    return {"tasks": tasks, "task (ms)": task * 1000, "predicted (s)": predicted,
-            "ideal (s)": ideal, "efficiency": ideal / predicted}
-
-
-def break_even_task_seconds(overhead_per_task: float, efficiency: float = 0.5) -> float:
-    """The shortest task that still reaches ``efficiency``: t / (t + o) = E, so
-    t = o · E / (1 − E); at 50 % a task must be as long as its overhead."""
-    overhead = number("overhead_per_task", overhead_per_task, minimum=0)
-    efficiency = fraction("efficiency", efficiency, open_low=True, open_high=True)
-    return overhead * efficiency / (1 - efficiency)
-
-
-# -- fitting the overhead to a measurement ----------------------------------------------
-def fit_overhead(measurements, workers: int) -> float:
-    """Seconds of overhead per task fitted to measurements (a DataFrame with "tasks",
-    "measured (s)" and "ideal (s)"): least squares on measured − ideal ≈ (tasks / workers) × o."""
-    workers = count("workers", workers, minimum=1)
-    tasks = np.asarray(measurements["tasks"], dtype=float)
-    excess = np.asarray(measurements["measured (s)"], dtype=float) - \
-        np.asarray(measurements["ideal (s)"], dtype=float)
-    if tasks.size == 0:
-        raise ValueError("measurements must hold at least one row")
-    x = np.ceil(tasks / workers)
-    return max(0.0, float((x @ excess) / (x @ x)))

@@ -7,14 +7,25 @@ Three classic laws say how much, each from a speed-up S(p) = T(1) / T(p) on p wo
   scale computing capabilities", AFIPS 1967): a fixed problem whose parallel fraction is
   f runs S(p) = 1 / ((1 − f) + f / p) times faster, never more than 1 / (1 − f).
 - **Gustafson** (J. Gustafson, "Reevaluating Amdahl's Law", CACM 31(5), 1988): if the
-  problem grows with the machine (weak scaling), with serial fraction s measured on the
-  parallel run, the scaled speed-up is S(p) = s + (1 − s) · p.
+  problem grows with the machine (weak scaling), the scaled speed-up is
+  S(p) = s + (1 − s) · p, where s is the serial share of the time *of the run on p
+  workers* — not Amdahl's 1 − f, the serial share of the one-worker run. From Amdahl's f
+  and a run on p₀ workers, s = (1 − f) / ((1 − f) + f / p₀)
+  (:func:`serial_fraction_on_parallel`): f = 0.95 at p₀ = 2 gives s = 0.095 and S(64) =
+  58.0, while s = 0.05 would give 60.85.
 - **Karp–Flatt** (A. Karp, H. Flatt, "Measuring Parallel Processor Performance", CACM
   33(5), 1990): the experimentally determined serial fraction e = (1/S − 1/p) / (1 − 1/p).
-  If e grows with p, the loss is overhead (communication, scheduling), not serial code.
+  It lumps serial code and overhead together; what separates them is how e moves. Serial
+  code is a fixed share of the work, so it gives the same e however the work is cut and
+  at every p; if e grows with p, or with the number of tasks at the same p, or differs
+  between two ways of running the same work, the loss is overhead (communication,
+  scheduling, contention for shared cores), not serial code. One speed-up alone cannot
+  tell them apart: fitted to one point, Amdahl's 1 − f *is* e.
 
-On a 2-core machine only p = 1 and p = 2 can be measured (:mod:`distlab.apps.speedup`);
-everything beyond is a **prediction** from those two points, and says so.
+:func:`karp_flatt_table` computes S, efficiency, e and Amdahl's fit from timings of the same
+work at several p, task counts and engines (:func:`distlab.apps.speedup.measure_scaling`
+measures them: Dask beside bare processes, the machine's own ceiling). On a 2-core machine
+only p = 1 and p = 2 can be measured; everything beyond is a **prediction**, and says so.
 
 Where the loss comes from in data-parallel training: :func:`efficiency` costs one step on
 p nodes (the compute split p ways, then the gradients' all-reduce from its plan and the
@@ -32,7 +43,7 @@ from distlab.concepts.cost import Network, plan_time
 from distlab.concepts.plans import EXACT_BUILDERS
 
 __all__ = ["amdahl", "gustafson", "karp_flatt", "fit_amdahl", "serial_fraction_on_parallel",
-           "predictions", "efficiency"]
+           "karp_flatt_table", "predictions", "efficiency"]
 
 
 def _worker_counts(p, name: str = "p") -> np.ndarray:
@@ -51,7 +62,9 @@ def amdahl(f: float, p):
 
 
 def gustafson(s: float, p):
-    """Scaled speed-up with serial fraction ``s`` of the parallel run, on ``p`` workers."""
+    """Scaled speed-up S = s + (1 − s)·p on ``p`` workers, ``s`` the serial share of the
+    time of the run on p workers (Gustafson 1988; not Amdahl's 1 − f: see
+    :func:`serial_fraction_on_parallel`)."""
     s = fraction("s (serial fraction)", s)
     p = _worker_counts(p)
     result = s + (1 - s) * p
@@ -90,20 +103,58 @@ def serial_fraction_on_parallel(f: float, p: float) -> float:
     return (1 - f) / ((1 - f) + f / p)
 
 
+def karp_flatt_table(timings):
+    """Speed-up, efficiency, Karp–Flatt e and Amdahl's fit from timings of the same work.
+
+    ``timings``: a DataFrame (or a list of dicts) with ``engine``, ``tasks``, ``workers``
+    and ``seconds``, where each (engine, tasks) group holds a run on 1 worker. Returns the
+    timings with, per row, ``speed-up`` S = T(1) / T(p) within its group, ``efficiency``
+    S / p, ``Karp-Flatt e`` (NaN at p = 1; it may fall outside [0, 1] on a noisy
+    machine), and per group ``Amdahl 1 - f (fit)``, the serial fraction of
+    :func:`fit_amdahl` on all the group's points — equal to e when p = 2 is the only
+    other point. Raises ``ValueError`` for a missing column or a group without p = 1."""
+    import pandas as pd
+
+    frame = pd.DataFrame(timings).copy()
+    missing = {"engine", "tasks", "workers", "seconds"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"timings must have columns engine, tasks, workers and seconds; "
+                         f"missing {sorted(missing)}")
+    parts = []
+    for (engine, tasks), group in frame.groupby(["engine", "tasks"], sort=False):
+        one = group.loc[group["workers"] == 1, "seconds"]
+        if one.empty:
+            raise ValueError(f"{engine} with {tasks} tasks has no run on 1 worker")
+        group = group.copy()
+        p, speedup = group["workers"].to_numpy(float), one.iloc[0] / group["seconds"]
+        group["speed-up"] = speedup
+        group["efficiency"] = speedup / p
+        group["Karp-Flatt e"] = [karp_flatt(s, q) if q > 1 else np.nan
+                                 for s, q in zip(speedup, p)]
+        group["Amdahl 1 - f (fit)"] = (1 - fit_amdahl(p, speedup.to_numpy()) if np.any(p > 1)
+                                       else np.nan)
+        parts.append(group)
+    return pd.concat(parts)
+
+
 def predictions(f: float, measured_at: float = 2, workers=(1, 2, 4, 8, 16, 32, 64)):
     """Predicted speed-ups from a parallel fraction ``f`` (e.g. fitted at p =
-    ``measured_at``): Amdahl (same problem) and Gustafson (problem grown with p, serial
-    fraction taken from the run at ``measured_at``). A DataFrame, one row per worker count."""
+    ``measured_at``): Amdahl (same problem) and Gustafson (problem grown with p). A
+    DataFrame, one row per worker count. The Gustafson column's name states its serial
+    share s: the share of the run on ``measured_at`` workers spent in serial code,
+    :func:`serial_fraction_on_parallel` (``table.attrs["gustafson s"]`` holds it)."""
     import pandas as pd
 
     f = fraction("f (parallel fraction)", f)
     p = _worker_counts(workers, "workers")
     s = serial_fraction_on_parallel(f, measured_at)
-    return pd.DataFrame({"workers": p.astype(int),
-                         "Amdahl speed-up (prediction)": np.round(amdahl(f, p), 2),
-                         "Amdahl efficiency (prediction)": np.round(amdahl(f, p) / p, 2),
-                         "Gustafson scaled speed-up (prediction)": np.round(gustafson(s, p), 2)}
-                        ).set_index("workers")
+    table = pd.DataFrame({"workers": p.astype(int),
+                          "Amdahl speed-up (prediction)": np.round(amdahl(f, p), 2),
+                          "Amdahl efficiency (prediction)": np.round(amdahl(f, p) / p, 2),
+                          f"Gustafson scaled speed-up (prediction, s = {s:.3f})":
+                              np.round(gustafson(s, p), 2)}).set_index("workers")
+    table.attrs["gustafson s"] = s
+    return table
 
 
 def efficiency(nodes=(1, 2, 4, 8, 16, 32, 64), algorithms=("star", "tree", "ring",

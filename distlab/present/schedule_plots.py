@@ -34,22 +34,25 @@ def gantt(schedules):
     return fig
 
 
-def overhead_curve(total_seconds: float, workers: int, overhead_per_task: float,
+def overhead_curve(total_seconds: float, workers: int, scheduler_per_task: float,
                    measured=None, task_counts=None):
-    """Efficiency against the number of tasks for ``total_seconds`` of work: the model
-    (``partitioning.overhead_model``) as a line, measured points (a ``measure_overhead``
-    DataFrame) as dots, and the break-even task size."""
+    """Efficiency against the number of tasks for ``total_seconds`` of work on ``workers``:
+    the model (``partitioning.overhead_model``, the scheduler's ``scheduler_per_task``
+    charged serially) as a line, measured points (a ``measure_overhead`` DataFrame) as
+    dots, and the break-even task size on these workers."""
     counts = task_counts or sorted({int(k) for k in np.logspace(np.log10(2), 4, 60)})
-    model = [partitioning.overhead_model(total_seconds, k, workers, overhead_per_task)["efficiency"]
-             for k in counts]
+    model = [partitioning.overhead_model(total_seconds, k, workers,
+                                         scheduler_per_task)["efficiency"] for k in counts]
     fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
     ax = fig.subplots()
-    ax.plot(counts, model, label=f"model, {overhead_per_task * 1000:.2g} ms/task, {workers} workers")
+    ax.plot(counts, model, label=f"model: scheduler {scheduler_per_task * 1000:.2g} ms/task "
+                                 f"(serial), {workers} workers")
     if measured is not None:
         ax.plot(measured["tasks"], measured["efficiency"], "o", label="measured on this cluster")
-    breakeven = total_seconds / partitioning.break_even_task_seconds(overhead_per_task)
-    ax.axvline(breakeven, color="#999", linestyle=":",
-               label=f"tasks as long as their overhead ({breakeven:,.0f} tasks)")
+    shortest = partitioning.break_even_task_seconds(scheduler_per_task, workers=workers)
+    if shortest > 0:
+        ax.axvline(total_seconds / shortest, color="#999", linestyle=":",
+                   label=f"efficiency 50 % ({total_seconds / shortest:,.0f} tasks)")
     ax.set_xscale("log")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(f"number of tasks sharing {total_seconds:g} s of work")

@@ -1,4 +1,5 @@
-"""Chapter 6 · model training: one classifier, trained five ways on the cluster.
+"""Chapter 6 · model training: one classifier, trained five ways on the cluster (the single
+process and four distributed strategies), and in virtual time with a straggler.
 
 The model is softmax regression on scikit-learn's digits, in numpy; the training set is
 cut into ``nodes`` shards, and every node loads its own shard on its worker. The
@@ -13,11 +14,13 @@ strategies, naive first, one module each:
 ``gossip``          :mod:`.gossip`: each node averages with its two ring neighbours
 ==================  ======================================================================
 
-Around them: :mod:`.data` (the digits, the split, the shards, the mini-batches),
+Around them: :mod:`.data` (the digits, the split, IID or non-IID shards, the mini-batches),
 :mod:`.model` (softmax regression, its gradient, SGD), :mod:`.config` (the settings, a
-frozen :class:`TrainingConfig`), :mod:`.nodes` (the nodes on the workers, one round's
-result), :mod:`.driver` (:func:`train`: the rounds, checkpoint and restart after a lost
-worker) and :mod:`.history` (:func:`rounds_to`, :func:`summary`). The plots are
+frozen :class:`TrainingConfig`; :func:`linear_scaled_lr`), :mod:`.nodes` (the nodes on
+the workers, one round's result), :mod:`.driver` (:func:`train`: the rounds, checkpoint and
+restart after a lost worker), :mod:`.history` (:func:`rounds_to`, :func:`summary`) and
+:mod:`.virtual_time` (:func:`simulate`, :func:`straggler_comparison`: the same arithmetic
+against a virtual clock, with a slow node). The plots are
 :mod:`distlab.present.training_plots`.
 
     client = distlab.connect()
@@ -31,9 +34,9 @@ first use, so a torch rank reading a shard from here does not pay for Dask.
 from __future__ import annotations
 
 from distlab.apps.training.config import (DEFAULT_ROUNDS, STRATEGIES, Strategy,
-                                          TrainingConfig, check_strategy)
+                                          TrainingConfig, check_strategy, linear_scaled_lr)
 from distlab.apps.training.data import (N_CLASSES, N_FEATURES, TEST_SIZE, batch_rows,
-                                        load_digits, load_shard, load_split,
+                                        load_digits, load_shard, load_split, shard_rows,
                                         sklearn_accuracy, stratified_split)
 from distlab.apps.training.history import check_history, rounds_to, summary
 from distlab.apps.training.model import (accuracy, apply_gradient, gradient, init_params,
@@ -52,6 +55,9 @@ _LAZY = {
     "LocalSGD": ("local", "LocalSGD"), "GossipSGD": ("gossip", "GossipSGD"),
     "gossip_sgd": ("gossip", "gossip_sgd"), "stack": ("gossip", "stack"),
     "StaleParameterServer": ("parameter_server", "StaleParameterServer"),
+    "Timing": ("virtual_time", "Timing"), "simulate": ("virtual_time", "simulate"),
+    "straggler_comparison": ("virtual_time", "straggler_comparison"),
+    "VIRTUAL_STRATEGIES": ("virtual_time", "VIRTUAL_STRATEGIES"),
 }
 
 

@@ -35,8 +35,9 @@ def check_strategy(strategy) -> str:
 @dataclass(frozen=True)
 class TrainingConfig:
     """The settings every strategy reads; ``seed`` fixes the split, the shards, every
-    mini-batch and the asynchronous delays. Raises ``TypeError``/``ValueError`` (from
-    :mod:`distlab.checks`) for a bad field."""
+    mini-batch and the asynchronous delays; ``label_skew`` (0 … 1) makes the shards
+    non-IID (:func:`~distlab.apps.training.data.shard_rows`). Raises
+    ``TypeError``/``ValueError`` (from :mod:`distlab.checks`) for a bad field."""
     nodes: int = 4                 # data-parallel nodes, placed round-robin on the workers
     lr: float = 2.0                # the learning rate η
     batch: int = 64                # rows in each node's mini-batch
@@ -44,6 +45,7 @@ class TrainingConfig:
     staleness: int = 4             # the bound for async, in model versions
     algorithm: str = "recursive_doubling"   # the exact all-reduce of sync and local
     seed: int = 0
+    label_skew: float = 0.0        # 0: IID shards; up to 1: each node sees only some digits
 
     def __post_init__(self):
         # Imported here: the all-reduce brings Dask, which a torch rank reading a shard
@@ -58,8 +60,21 @@ class TrainingConfig:
                 ("staleness", checks.count("staleness", self.staleness, minimum=0)),
                 ("algorithm", checks.choice("algorithm (an exact all-reduce)", self.algorithm,
                                             EXACT_ALGORITHMS)),
-                ("seed", checks.count("seed", self.seed, minimum=0))):
+                ("seed", checks.count("seed", self.seed, minimum=0)),
+                ("label_skew", checks.fraction("label_skew", self.label_skew))):
             object.__setattr__(self, name, value)
+
+
+def linear_scaled_lr(lr: float, batch: int, base_batch: int) -> float:
+    """The linear scaling rule: "when the minibatch size is multiplied by k, multiply the
+    learning rate by k" (Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet
+    in 1 Hour", 2017, §2.1). ``lr`` suits batches of ``base_batch`` rows; the result suits
+    ``batch`` rows: lr · batch / base_batch. Synchronous SGD on 4 nodes of 64 rows takes
+    steps on 256 rows, so a learning rate tuned for 64 becomes 4 times larger."""
+    lr = checks.positive("lr", lr)
+    batch = checks.count("batch", batch, minimum=1)
+    base_batch = checks.count("base_batch", base_batch, minimum=1)
+    return lr * batch / base_batch
 
 
 class Strategy:
@@ -69,6 +84,11 @@ class Strategy:
 
     def __init__(self, config: TrainingConfig):
         self.config = config
+
+    @property
+    def samples_per_round(self) -> int:
+        """Training examples all nodes together use per round: nodes × batch × steps."""
+        return self.config.nodes * self.config.batch * self.steps_per_round
 
     def initial(self) -> np.ndarray:
         """The state before round 1: the all-zero model."""

@@ -2,7 +2,8 @@
 
 scikit-learn's digits (1,797 8×8 images, shipped inside scikit-learn: nothing is
 downloaded) are split 75/25 into a training and a test set, standardised with the
-training set's statistics, and the training set is cut into one shard per node. Every
+training set's statistics, and the training set is cut into one shard per node — IID by
+default, or skewed so that each node sees mostly some digits (:func:`shard_rows`). Every
 node's mini-batch at every step is a pure function of ``(seed, node, step)``
 (:func:`batch_rows`), which is what lets a run restarted from a checkpoint retrace the
 same steps. numpy only: a torch rank that needs a shard does not pay for Dask.
@@ -76,16 +77,41 @@ def load_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return _split(checks.count("seed", seed, minimum=0))
 
 
-def load_shard(node: int, nodes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Node ``node``'s shard of the training set, ``(X, y)``: every ``nodes``-th row of a
-    seeded shuffle. Runs as a task on the node's worker, so the data is loaded where it is
-    used. Raises ``ValueError`` for a node outside ``0 … nodes − 1`` or an empty shard."""
+def shard_rows(node: int, nodes: int, seed: int = 0, label_skew: float = 0.0) -> np.ndarray:
+    """The training-set rows (ints, in the shard's order) of node ``node``'s shard.
+
+    IID (``label_skew`` 0, the default): every ``nodes``-th row of a seeded shuffle, so each
+    shard holds every digit in about the same proportion. Non-IID (``label_skew`` in
+    (0, 1]): that share of the shuffled rows is first sorted by label and cut into
+    ``nodes`` contiguous parts, one per node; the rest is dealt as before. At 1 every node
+    sees only two or three digits — the "pathological non-IID" split of McMahan et al.,
+    "Communication-Efficient Learning of Deep Networks from Decentralized Data", AISTATS
+    2017; in between, each node sees mostly some digits and a little of every other.
+    Shard sizes differ by at most 2. Raises ``ValueError`` for a node outside
+    ``0 … nodes − 1`` or a skew outside [0, 1]."""
     nodes = checks.count("nodes", nodes, minimum=1)
     node = checks.count("node", node, minimum=0)
+    label_skew = checks.fraction("label_skew", label_skew)
     if node >= nodes:
         raise ValueError(f"node must be below nodes ({nodes}), got {node}")
+    _, y, _, _ = load_split(seed)
+    order = np.random.default_rng([seed, 1]).permutation(len(y))
+    n_sorted = int(round(label_skew * len(y)))
+    by_label = order[:n_sorted][np.argsort(y[order[:n_sorted]], kind="stable")]
+    dealt = order[n_sorted:][node::nodes]
+    # Sorted part first, then the dealt rows, each in shuffled order: at skew 0 exactly the
+    # rows, in the order, that every earlier run used (the mini-batches index this order).
+    return np.concatenate([np.array_split(by_label, nodes)[node], dealt])
+
+
+def load_shard(node: int, nodes: int, seed: int = 0, label_skew: float = 0.0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Node ``node``'s shard of the training set, ``(X, y)``: the rows of
+    :func:`shard_rows` (IID by default; ``label_skew`` > 0 for non-IID shards). Runs as a
+    task on the node's worker, so the data is loaded where it is used. Raises
+    ``ValueError`` for a node outside ``0 … nodes − 1`` or an empty shard."""
     X, y, _, _ = load_split(seed)
-    rows = np.random.default_rng([seed, 1]).permutation(len(y))[node::nodes]
+    rows = shard_rows(node, nodes, seed, label_skew)
     if len(rows) == 0:
         raise ValueError(f"nodes={nodes} leaves node {node} an empty shard "
                          f"(the training set has {len(y)} rows)")

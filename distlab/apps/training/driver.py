@@ -18,7 +18,7 @@ import pandas as pd
 
 from distlab import checks
 from distlab.apps.training.config import DEFAULT_ROUNDS, TrainingConfig, check_strategy
-from distlab.apps.training.data import load_split
+from distlab.apps.training.data import load_split, shard_rows
 from distlab.apps.training.gossip import GossipSGD
 from distlab.apps.training.local import LocalSGD
 from distlab.apps.training.model import accuracy, loss
@@ -36,12 +36,14 @@ STRATEGY_CLASSES = {"single": SingleProcess, "sync": SynchronousSGD, "local": Lo
 
 def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | None = None,
           lr: float = 2.0, batch: int = 64, local_steps: int = 16, staleness: int = 4,
-          algorithm: str = "recursive_doubling", seed: int = 0, checkpoint_every: int = 5,
-          kill_at: int | None = None, progress: bool = False) -> pd.DataFrame:
+          algorithm: str = "recursive_doubling", seed: int = 0, label_skew: float = 0.0,
+          checkpoint_every: int = 5, kill_at: int | None = None, progress: bool = False
+          ) -> pd.DataFrame:
     """Train softmax regression on the digits with ``strategy`` and return its history.
 
     One row per communication round (round 0 is the initial model): ``strategy``,
-    ``round``, ``steps`` (SGD steps each node has taken), ``bytes`` (bytes sent between
+    ``round``, ``steps`` (SGD steps each node has taken), ``samples`` (training examples
+    all nodes together have used: nodes × batch × steps), ``bytes`` (bytes sent between
     nodes so far, all nodes together), ``loss`` (training cross-entropy), ``accuracy``
     (on the held-out test set), ``consensus`` (mean distance of the nodes' models from
     their average; 0 when they agree). For ``gossip`` the loss and accuracy are those of
@@ -49,8 +51,9 @@ def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | 
     ``restarts`` after failures, the ``killed`` worker's index (or ``None``) and, for
     ``async``, the ``staleness`` of every push.
 
-    ``nodes`` … ``seed``: see :class:`TrainingConfig` (recursive doubling by default: the
-    model is 5 KB, so latency dominates and fewer rounds win); ``rounds`` defaults to
+    ``nodes`` … ``label_skew``: see :class:`TrainingConfig` (recursive doubling by default:
+    the model is 5 KB, so latency dominates and fewer rounds win; IID shards unless
+    ``label_skew`` > 0); ``rounds`` defaults to
     :data:`DEFAULT_ROUNDS`; ``checkpoint_every`` rounds the client keeps a copy of the
     model; ``kill_at`` kills a worker (chosen by ``seed``) after that round;
     ``progress`` draws a bar of the rounds done (in a notebook).
@@ -60,7 +63,8 @@ def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | 
     """
     check_strategy(strategy)
     config = TrainingConfig(nodes=nodes, lr=lr, batch=batch, local_steps=local_steps,
-                            staleness=staleness, algorithm=algorithm, seed=seed)
+                            staleness=staleness, algorithm=algorithm, seed=seed,
+                            label_skew=label_skew)
     rounds = (DEFAULT_ROUNDS[strategy] if rounds is None
               else checks.count("rounds", rounds, minimum=1))
     checkpoint_every = checks.count("checkpoint_every", checkpoint_every, minimum=1)
@@ -87,6 +91,9 @@ def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | 
 def _check_shards_fit(config: TrainingConfig) -> None:
     train_rows = len(load_split(config.seed)[1])
     smallest = train_rows // config.nodes
+    if config.label_skew and smallest:      # non-IID shards differ by up to 2 rows
+        smallest = min(len(shard_rows(i, config.nodes, config.seed, config.label_skew))
+                       for i in range(config.nodes))
     if smallest == 0:
         raise ValueError(f"nodes={config.nodes} leaves empty shards: the training set has "
                          f"only {train_rows} rows")
@@ -152,10 +159,10 @@ def _history(strategy, runner, states, per_round, staleness, restarts, killed
         model, spread = runner.model(state)
         if k:
             sent += per_round[k - 1]
-        rows.append((strategy, k, k * runner.steps_per_round, sent, loss(model, X, y),
-                     accuracy(model, X_test, y_test), spread))
-    history = pd.DataFrame(rows, columns=["strategy", "round", "steps", "bytes", "loss",
-                                          "accuracy", "consensus"])
+        rows.append((strategy, k, k * runner.steps_per_round, k * runner.samples_per_round,
+                     sent, loss(model, X, y), accuracy(model, X_test, y_test), spread))
+    history = pd.DataFrame(rows, columns=["strategy", "round", "steps", "samples", "bytes",
+                                          "loss", "accuracy", "consensus"])
     history.attrs.update(params=runner.model(states[-1])[0], restarts=restarts,
                          killed=killed)
     if staleness:

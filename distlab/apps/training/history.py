@@ -1,8 +1,9 @@
 """Reading training histories: when a run reached an accuracy, and one table for many runs.
 
 A history is the ``pandas.DataFrame`` that :func:`~distlab.apps.training.train` returns:
-one row per communication round with ``strategy``, ``round``, ``steps``, ``bytes``,
-``loss``, ``accuracy`` and ``consensus``.
+one row per communication round with ``strategy``, ``round``, ``steps``, ``samples``,
+``bytes``, ``loss``, ``accuracy`` and ``consensus``; the virtual-time runs of
+:mod:`~distlab.apps.training.virtual_time` add ``time``.
 """
 from __future__ import annotations
 
@@ -30,32 +31,43 @@ def rounds_to(history: pd.DataFrame, target: float) -> int | None:
     return None if hit.empty else int(hit.iloc[0])
 
 
+#: The columns that count work done so far, in the order a summary shows them.
+PROGRESS = ("rounds", "steps", "samples", "bytes", "time")
+
+
 def summary(histories, target: float | None = None, reference: dict | None = None
             ) -> pd.DataFrame:
-    """One row per run, indexed by strategy: rounds, steps, bytes, final loss and
-    accuracy, and (with ``target``) the rounds and bytes it took to reach the target
-    accuracy. ``reference`` adds rows with an accuracy only, e.g.
-    ``{"scikit-learn": 0.9689}``."""
+    """One row per run, indexed by strategy: rounds, steps, samples, bytes (and virtual
+    time, for a virtual-time run), final loss and accuracy, and (with ``target``) the
+    rounds, samples, bytes (and time) it took to reach the target accuracy.
+    ``histories``: one history, a list of them, or a dict naming each run (the names then
+    index the table, e.g. two runs of one strategy at different learning rates).
+    ``reference`` adds rows with an accuracy only, e.g. ``{"scikit-learn": 0.9689}``."""
     if isinstance(histories, pd.DataFrame):
         histories = [histories]
+    named = (histories.items() if isinstance(histories, dict)
+             else ((None, h) for h in histories))
     rows = []
-    for h in histories:
+    for name, h in named:
         check_history(h)
         last = h.iloc[-1]
-        row = dict(strategy=last["strategy"], rounds=int(last["round"]),
-                   steps=int(last["steps"]), bytes=int(last["bytes"]),
-                   loss=round(float(last["loss"]), 4),
-                   accuracy=round(float(last["accuracy"]), 4))
+        row = dict(strategy=last["strategy"] if name is None else name,
+                   rounds=int(last["round"]))
+        row.update((c, last[c]) for c in PROGRESS[1:] if c in h)
+        row.update(loss=round(float(last["loss"]), 4), accuracy=round(float(last["accuracy"]), 4))
         if target is not None:
             r = rounds_to(h, target)
             row["rounds_to_target"] = r
-            row["bytes_to_target"] = (None if r is None
-                                      else int(h.loc[h["round"] == r, "bytes"].iloc[0]))
+            reached = h.loc[h["round"] == r].iloc[0] if r is not None else None
+            for column in PROGRESS[1:]:
+                if column in h and column != "steps":
+                    row[f"{column}_to_target"] = None if r is None else reached[column]
         rows.append(row)
     for name, acc in (reference or {}).items():
         rows.append(dict(strategy=name, accuracy=round(float(acc), 4)))
     table = pd.DataFrame(rows).set_index("strategy")
-    for column in ("rounds", "steps", "bytes", "rounds_to_target", "bytes_to_target"):
+    for column in ("rounds", "steps", "samples", "bytes", "rounds_to_target",
+                   "samples_to_target", "bytes_to_target"):
         if column in table:
             table[column] = table[column].astype("Int64")    # blanks stay blank, not NaN
     return table

@@ -35,7 +35,8 @@ class Placement:
         homes = tuple(workers[i % len(workers)] for i in range(config.nodes))
         # Pure keys: the same shard is loaded once and shared by every run that needs it.
         shards = tuple(client.submit(load_shard, i, config.nodes, config.seed,
-                                     workers=[home], allow_other_workers=True, pure=True)
+                                     config.label_skew, workers=[home],
+                                     allow_other_workers=True, pure=True)
                        for i, home in enumerate(homes))
         return cls(client, homes, shards)
 
@@ -85,9 +86,11 @@ class ClusterStrategy(Strategy):
         return futures[0]
 
 
-def describe_shards(client, nodes: int = 4, seed: int = 0) -> pd.DataFrame:
+def describe_shards(client, nodes: int = 4, seed: int = 0, label_skew: float = 0.0
+                    ) -> pd.DataFrame:
     """Load every node's shard on its worker (node i on worker i mod W) and report, per
-    node, its ``rows`` and how many examples of each digit (columns "0" … "9") it holds.
+    node, its ``rows`` and how many examples of each digit (columns "0" … "9") it holds
+    (``label_skew`` > 0: non-IID shards, see :func:`~distlab.apps.training.data.shard_rows`).
     Only counts travel back. Raises ``TypeError`` for a client that is not a
     ``distributed.Client``."""
     from distlab.engines.progress import progress
@@ -95,7 +98,7 @@ def describe_shards(client, nodes: int = 4, seed: int = 0) -> pd.DataFrame:
     check_client(client)
     nodes = count("nodes", nodes, minimum=1)
     workers = worker_addresses(client)
-    futures = [submit_on(client, _shard_counts, i, nodes, seed,
+    futures = [submit_on(client, _shard_counts, i, nodes, seed, label_skew,
                          worker=workers[i % len(workers)]) for i in range(nodes)]
     progress(futures, label="load_shard")
     counts = client.gather(futures)
@@ -105,6 +108,6 @@ def describe_shards(client, nodes: int = 4, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def _shard_counts(node, nodes, seed):
-    _, y = load_shard(node, nodes, seed)
+def _shard_counts(node, nodes, seed, label_skew):
+    _, y = load_shard(node, nodes, seed, label_skew)
     return np.bincount(y, minlength=N_CLASSES).tolist()

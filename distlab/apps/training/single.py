@@ -20,7 +20,7 @@ class SingleProcess(Strategy):
     def run(self, rounds: int) -> list[np.ndarray]:
         """The model before round 1 and after each of ``rounds`` steps."""
         c = self.config
-        shards = [load_shard(i, c.nodes, c.seed) for i in range(c.nodes)]
+        shards = [load_shard(i, c.nodes, c.seed, c.label_skew) for i in range(c.nodes)]
         params = self.initial()
         states = [params]
         for k in range(rounds):
