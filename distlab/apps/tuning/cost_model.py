@@ -10,7 +10,6 @@ Gropp use it, "Optimization of Collective Communication Operations in MPICH", IJ
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 
 from distlab import checks
 from distlab.apps.tuning.configs import Config, candidates
+from distlab.concepts.task_overhead import tasks_seconds
 from distlab.apps.tuning.job import Job
 from distlab.engines.allreduce import make_plan
 
@@ -93,10 +93,10 @@ def predict_seconds(config: Config, job: Job, model: ClusterModel) -> float:
     share up and the all-reduce averages the sums. With several workers, a row costs
     ``row_parallel`` (all workers computing at once)."""
     n_parts = len(config.partitions(job))
-    per_worker = math.ceil(n_parts / config.workers)
     row = model.row if config.workers == 1 else model.row_parallel
-    compute = max(per_worker * (model.task + config.partition_rows * row),
-                  n_parts * model.scheduler)
+    # the book's one overhead model (chapter 02): workers in parallel, the scheduler serially
+    compute = tasks_seconds(n_parts, config.workers, config.partition_rows * row,
+                            model.task, model.scheduler)
     return (model.call + compute + model.task
             + allreduce_seconds(config.workers, config.algorithm, job.vector_bytes, model))
 
