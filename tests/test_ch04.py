@@ -5,7 +5,8 @@ import pytest
 from distlab.present import exercises
 from distlab.engines.allreduce import allreduce, make_plan
 from distlab.concepts.cost import bytes_per_node, lower_bound_bytes
-from distlab.engines.calibrate import Calibration, predict
+from distlab.engines.calibrate import Calibration
+from distlab.engines.calibrate_tasks import predict
 from distlab.engines.tasks import critical_path
 from distlab.present.collective_views import cost_explorer, step_view, stepper
 from distlab.apps.sgd import one_step_two_ways

@@ -4,7 +4,7 @@ import pytest
 
 import distlab
 from distlab.engines.allreduce import ALGORITHMS, allreduce
-from distlab.engines.calibrate import measure, ping_pong
+from distlab.engines.calibrate_tasks import measure, ping_pong
 
 
 @pytest.fixture(scope="module")
@@ -115,26 +115,24 @@ def test_calibration_and_predicted_vs_measured_table(client):
     assert (table["nodes"] == 2).all()
 
 
-def test_guessed_shape_is_checked_on_the_workers(client, workers):
-    from distlab.engines import allreduce
-    allreduce._LAST_FUTURE_META.clear()
-
+@pytest.mark.parametrize("dask_engine", ["direct", "tasks"])
+def test_future_inputs_are_checked_on_the_workers(client, workers, dask_engine):
     def place(*arrays):
         return [client.scatter(a, workers=[w], direct=True, hash=False)
                 for a, w in zip(arrays, workers)]
 
-    # first call: checked by the client, then remembered as the guess
-    r = allreduce(place(np.ones(3), np.zeros(3)), "ring", client=client)
+    def run(futures, algorithm):
+        return allreduce(futures, algorithm, client=client, dask_engine=dask_engine)
+
+    r = run(place(np.ones(3), np.zeros(3)), "ring")
     assert np.array_equal(r.values[0], np.full(3, 0.5))
-    # same shape: submitted at once, the tasks check the inputs themselves
+    # a bad input is found on its worker; the client never fetches it
     with pytest.raises(ValueError, match=r"values\[1\] must be finite"):
-        allreduce(place(np.ones(3), np.array([1.0, np.inf, 0.0])), "ring", client=client)
-    # another shape or dtype: the guess is wrong, the call still gives the right answer
-    r = allreduce(place(np.ones((2, 2)), np.zeros((2, 2))), "rabenseifner", client=client)
+        run(place(np.ones(3), np.array([1.0, np.inf, 0.0])), "ring")
+    # another shape or dtype: still the right answer
+    r = run(place(np.ones((2, 2)), np.zeros((2, 2))), "rabenseifner")
     assert r.values[1].shape == (2, 2) and np.array_equal(r.values[1], np.full((2, 2), 0.5))
-    r = allreduce(place(np.ones(4, np.float32), np.zeros(4, np.float32)), "star",
-                  client=client)
+    r = run(place(np.ones(4, np.float32), np.zeros(4, np.float32)), "star")
     assert r.values[0].dtype == np.float32
     with pytest.raises(ValueError, match="one shape"):
-        allreduce(place(np.ones(4, np.float32), np.zeros(5, np.float32)), "star",
-                  client=client)
+        run(place(np.ones(4, np.float32), np.zeros(5, np.float32)), "star")

@@ -1,14 +1,20 @@
-"""The direct engine (workers exchange the chunks themselves): the simulator's results to
-the last bit, for every algorithm, on 2 workers; bytes counted; inputs and failures."""
+"""The direct engines (workers exchange the chunks themselves), naive and fast: the
+simulator's results to the last bit, for every algorithm, on 2 workers; bytes counted;
+inputs and failures."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce, make_plan
 from distlab.concepts.cost import lower_bound_bytes
-from distlab.engines import direct_fast
-from distlab.engines.direct_fast import STREAM_BYTES, NodeBuffer, plan_from
+from distlab.concepts.kernel import run_plan
+from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce, make_plan
+from distlab.engines.direct_fast_buffer import NodeBuffer
+from distlab.engines.direct_fast_call import message_counts
+from distlab.engines.direct_fast_plan import plan_from
+from distlab.engines.direct_fast_wire import STREAM_BYTES
+
+DIRECT_ENGINES = ("direct", "direct_naive")
 
 
 # ------------------------------------------------------------------ without a cluster
@@ -37,12 +43,13 @@ def emulate(plan, buffers, dtype=np.float64):
 @settings(max_examples=60, deadline=None)
 @given(algorithm=st.sampled_from(ALGORITHMS), p=st.integers(1, 9), n=st.integers(1, 40),
        seed=st.integers(0, 2**16))
-def test_node_steps_give_the_simulators_bits(algorithm, p, n, seed):
-    """Copy on write, in-place arithmetic and early division change no bit."""
+def test_node_steps_give_the_plain_kernels_bits(algorithm, p, n, seed):
+    """The fast variant of the kernel (copy on write, in-place arithmetic, early
+    division) agrees with the plain one (:func:`run_plan`) bit for bit."""
     rng = np.random.default_rng(seed)
     values = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 4) for _ in range(p)]
-    expected = allreduce(values, algorithm).values
     plan = make_plan(algorithm, p)
+    expected, _ = run_plan(plan, values, np.float64)
     got = emulate(plan, [np.asarray(v) for v in values])
     assert all(np.array_equal(a, b) for a, b in zip(expected, got))
 
@@ -78,6 +85,7 @@ def workers(client):                                   # client: tests/conftest.
 BIG = STREAM_BYTES // 8 * 2 + 3            # above the raw-stream threshold, odd length
 
 
+@pytest.mark.parametrize("engine", DIRECT_ENGINES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("values", [
     [7.0],
@@ -86,26 +94,28 @@ BIG = STREAM_BYTES // 8 * 2 + 3            # above the raw-stream threshold, odd
     [np.random.default_rng(1).normal(size=BIG), np.random.default_rng(2).normal(size=BIG)],
     [np.ones((3, 5), np.float32) / 3, np.arange(15, dtype=np.float32).reshape(3, 5)],
 ], ids=["one node", "scalars", "7 elements", "large, odd length", "float32 matrix"])
-def test_direct_engine_gives_the_simulators_results(client, algorithm, values):
+def test_direct_engine_gives_the_simulators_results(client, algorithm, values, engine):
     sim = allreduce(values, algorithm)
-    live = allreduce(values, algorithm, client=client, dask_engine="direct")
-    assert live.engine == "dask" and live.dask_engine == "direct"
+    live = allreduce(values, algorithm, client=client, dask_engine=engine)
+    assert live.engine == "dask" and live.dask_engine == engine
     assert all(np.array_equal(a, b) and a.dtype == b.dtype and a.shape == b.shape
                for a, b in zip(sim.values, live.values))
     assert (live.bytes_counted == sim.bytes_sent).all()        # counted = the plan's
     assert live.wall_time > 0 and live.worker_time > 0
 
 
+@pytest.mark.parametrize("engine", DIRECT_ENGINES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_direct_engine_with_future_inputs(client, workers, algorithm):
+def test_direct_engine_with_future_inputs(client, workers, algorithm, engine):
     rng = np.random.default_rng(3)
     arrays = [rng.normal(size=BIG) for _ in range(5)]          # 5 nodes on 2 workers
     before = [a.copy() for a in arrays]
     homes = [workers[i % 2] for i in range(5)]
     futures = [client.scatter(a, workers=[w], direct=True, hash=False)
                for a, w in zip(arrays, homes)]
-    result = allreduce(futures, algorithm, client=client, workers=homes)
+    result = allreduce(futures, algorithm, client=client, workers=homes, dask_engine=engine)
     assert result._values is None                               # nothing gathered yet
+    assert result.dtype == np.float64 and result.shape == (BIG,)
     who = client.who_has(result.futures)
     assert [sorted(who[f.key]) for f in result.futures] == [[w] for w in homes]
     expected = allreduce(arrays, algorithm).values
@@ -118,33 +128,39 @@ def test_direct_engine_with_future_inputs(client, workers, algorithm):
 
 def test_engines_agree_and_the_direct_one_sends_straight(client, workers):
     values = [np.random.default_rng(i).normal(size=BIG) for i in range(2)]
-    before = direct_fast.message_counts(client)
+    before = message_counts(client)
     direct = allreduce(values, "ring", client=client)                 # the default
     tasks = allreduce(values, "ring", client=client, dask_engine="tasks")
-    after = direct_fast.message_counts(client)
+    naive = allreduce(values, "ring", client=client, dask_engine="direct_naive")
+    after = message_counts(client)
     assert direct.dask_engine == "direct" and tasks.dask_engine == "tasks"
-    assert all(np.array_equal(a, b) for a, b in zip(direct.values, tasks.values))
+    assert all(np.array_equal(a, b) and np.array_equal(a, c)
+               for a, b, c in zip(direct.values, tasks.values, naive.values))
     # two rounds, two messages each, all large: raw stream, the copies straight home
     sent = {k: after[k] - before[k] for k in after}
     assert sent["message"] == sent["local"] == 0
     assert sent["pooled"] + sent["landed"] == 4 and sent["landed"] >= 1
 
 
-def test_bytes_counted_meet_the_lower_bound(client, workers):
+@pytest.mark.parametrize("engine", DIRECT_ENGINES)
+def test_bytes_counted_meet_the_lower_bound(client, workers, engine):
     n = 4 * 1024
     values = [np.ones(n) * i for i in range(4)]
     homes = [workers[i % 2] for i in range(4)]
     for algorithm in ("ring", "rabenseifner"):
-        result = allreduce(values, algorithm, client=client, workers=homes)
+        result = allreduce(values, algorithm, client=client, workers=homes,
+                           dask_engine=engine)
         assert (result.bytes_counted == lower_bound_bytes(4, n * 8)).all()
-    star = allreduce(values, "star", client=client, workers=homes)
+    star = allreduce(values, "star", client=client, workers=homes, dask_engine=engine)
     assert star.bytes_counted.max() / lower_bound_bytes(4, n * 8) == 2.0     # p/2
 
 
-def test_an_input_held_by_another_worker_is_fetched(client, workers):
+@pytest.mark.parametrize("engine", DIRECT_ENGINES)
+def test_an_input_held_by_another_worker_is_fetched(client, workers, engine):
     a = client.scatter(np.arange(5.0), workers=[workers[1]], direct=True, hash=False)
     b = client.scatter(np.ones(5), workers=[workers[1]], direct=True, hash=False)
-    result = allreduce([a, b], "ring", client=client, workers=workers)   # node 0 on w0
+    result = allreduce([a, b], "ring", client=client, workers=workers,   # node 0 on w0
+                       dask_engine=engine)
     assert np.array_equal(result.values[0], (np.arange(5.0) + 1) / 2)
 
 
@@ -154,35 +170,43 @@ def _allreduce_keys(client):
                                       if str(k).startswith("allreduce-")))
 
 
-def test_bad_inputs_fail_cleanly(client, workers):
-    from distlab.engines import allreduce
-    allreduce._LAST_FUTURE_META.clear()
+@pytest.mark.parametrize("engine", DIRECT_ENGINES)
+def test_bad_inputs_fail_cleanly(client, workers, engine):
     held = _allreduce_keys(client)
 
     def place(*arrays):
         return [client.scatter(x, workers=[w], direct=True, hash=False)
                 for x, w in zip(arrays, workers)]
 
-    # first call: described on the workers, then remembered as the guess
-    r = allreduce(place(np.ones(3), np.zeros(3)), "ring", client=client)
+    def run(futures, algorithm="ring"):
+        return allreduce(futures, algorithm, client=client, dask_engine=engine)
+
+    # the fast engine checks each input on its worker during the call (the naive one
+    # describes them first): the same answers and the same errors
+    r = run(place(np.ones(3), np.zeros(3)))
     assert np.array_equal(r.values[0], np.full(3, 0.5))
     del r
     with pytest.raises(ValueError, match=r"values\[1\] must be finite"):
-        allreduce(place(np.ones(3), np.array([1.0, np.inf, 0.0])), "ring", client=client)
+        run(place(np.ones(3), np.array([1.0, np.inf, 0.0])))
     with pytest.raises(ValueError, match=r"values\[0\] must be finite"):
-        allreduce(place(np.array([np.nan, 0, 0]), np.ones(3)), "ring", client=client)
+        run(place(np.array([np.nan, 0, 0]), np.ones(3)))
     with pytest.raises(TypeError, match="real numeric"):
-        allreduce(place(np.array(["a", "b", "c"]), np.ones(3)), "ring", client=client)
-    # another shape or dtype: the guess is wrong, the call still gives the right answer
-    r = allreduce(place(np.ones((2, 2)), np.zeros((2, 2))), "rabenseifner", client=client)
+        run(place(np.array(["a", "b", "c"]), np.ones(3)))
+    r = run(place(np.ones((2, 2)), np.zeros((2, 2))), "rabenseifner")
     assert r.values[1].shape == (2, 2) and np.array_equal(r.values[1], np.full((2, 2), 0.5))
-    r = allreduce(place(np.ones(4, np.float32), np.zeros(4, np.float32)), "star",
-                  client=client)
+    r = run(place(np.ones(4, np.float32), np.zeros(4, np.float32)), "star")
     assert r.values[0].dtype == np.float32
+    # nodes of different dtypes: the common one, as on the simulator
+    mixed = [np.arange(4, dtype=np.float32), np.linspace(0, 1, 4)]
+    r = run(place(*mixed), "ring")
+    expected = allreduce(mixed, "ring").values
+    assert r.values[0].dtype == np.float64 and all(
+        np.array_equal(a, b) for a, b in zip(r.values, expected))
     del r
     with pytest.raises(ValueError, match="one shape"):
-        allreduce(place(np.ones(4, np.float32), np.zeros(5, np.float32)), "star",
-                  client=client)
+        run(place(np.ones(4, np.float32), np.zeros(5, np.float32)), "star")
+    with pytest.raises(ValueError, match="one shape"):         # one size, two shapes
+        run(place(np.ones(4), np.zeros((2, 2))), "ring")
     with pytest.raises(ValueError, match="dask_engine must be one of"):
         allreduce([1.0, 2.0], "ring", client=client, dask_engine="fast")
     # nothing of the failed calls is left on the cluster

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce
 from distlab.concepts.cost import lower_bound_bytes
-from distlab.engines.direct_fast import Aborted
+from distlab.engines.direct_fast_wire import Aborted
 from distlab.engines.spmd import Group, run_ranks, time_allreduce
 
 # the workers are other processes that cannot import this file: send its functions by value

@@ -15,7 +15,7 @@ same function (SPMD), as MPI, gloo and ``torch.distributed`` are used.
 → client round trip, plus registering the results with the scheduler; at 8 KiB that costs
 more than the all-reduce itself. Inside :func:`run_ranks` a rank calls
 :meth:`Group.allreduce` on its own array: the same plans and the same worker-to-worker
-messages as the direct engine (:mod:`~distlab.engines.direct_fast`), with no client,
+messages as the fast direct engine (:mod:`~distlab.engines.direct_fast`), with no client,
 no scheduler and no futures in the way. Like MPI, every rank must call the same
 collectives in the same order, with arrays of one shape.
 """
@@ -26,9 +26,15 @@ import uuid
 
 import numpy as np
 
-from distlab.engines import direct_fast
-from distlab.engines.allreduce import (DEFAULT_TOLERANCE, _as_node_array, _check_options,
-    _working_dtype, check_algorithm)
+from distlab import checks
+from distlab.concepts.gossip import DEFAULT_TOLERANCE
+from distlab.engines import dask_private
+from distlab.engines.algorithms import check_algorithm, check_options
+from distlab.engines.direct_call import install
+from distlab.engines.direct_fast import FastDirectPlugin, runner_of
+from distlab.engines.direct_fast_plan import plan_from, plan_spec
+from distlab.engines.inputs import as_node_array, working_dtype
+from distlab.engines.workers import submit_on, worker_addresses
 
 
 class Group:
@@ -55,25 +61,23 @@ class Group:
         the plan is done; a rank that waits longer than the group's timeout for a message
         raises instead of hanging, and a failure on one rank fails the call on all."""
         from distributed import get_worker
-        from distributed.utils import sync
 
         call = f"{self.id}-{self._calls}"             # the same on every rank: SPMD order
         self._calls += 1
         worker = get_worker()
-        runner = direct_fast.runner_of(worker)
+        runner = runner_of(worker)
         try:
             check_algorithm(algorithm)
-            _check_options(tolerance, seed, self_weight)
-            array = _as_node_array(value, "value")
+            check_options(tolerance, seed, self_weight)
+            array = as_node_array(value, "value")
         except (TypeError, ValueError) as exc:         # the other ranks must not wait
-            sync(worker.loop, runner.abort_everywhere, call, self.peers,
-                 f"rank {self.rank}: {exc}")
+            dask_private.run_on_worker_loop(worker, runner.abort_everywhere, call,
+                                            self.peers, f"rank {self.rank}: {exc}")
             raise
-        plan = direct_fast.plan_from(("make_plan", algorithm, self.size, float(tolerance),
-                                        int(seed), float(self_weight)))
-        result, sent, _ = sync(worker.loop, runner.run_rank, call, plan, self.rank, array,
-                               self.peers, _working_dtype([array.dtype]), array.shape,
-                               self.timeout)
+        plan = plan_from(plan_spec(algorithm, self.size, tolerance, seed, self_weight))
+        result, sent, _ = dask_private.run_on_worker_loop(
+            worker, runner.run_rank, call, plan, self.rank, array, self.peers,
+            working_dtype([array.dtype]), array.shape, self.timeout)
         self.bytes_sent += sent
         return result
 
@@ -99,10 +103,8 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
     if not callable(fn):
         raise TypeError(f"fn must be a function taking the group first, got "
                         f"{type(fn).__name__}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-            or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    available = sorted(client.nthreads())
+    timeout = checks.positive("timeout", timeout)
+    available = worker_addresses(client)
     if workers is None:
         workers = available
     if isinstance(workers, str) or not hasattr(workers, "__iter__"):
@@ -112,11 +114,10 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
         raise ValueError("workers must name at least one worker (the cluster has none?)")
     if len(set(workers)) != len(workers) or not set(workers) <= set(available):
         raise ValueError("workers must be distinct workers of this cluster, one per rank")
-    direct_fast.install(client)
+    install(client, FastDirectPlugin())
     group_id = uuid.uuid4().hex
-    futures = [client.submit(_rank_main, fn, Group(rank, workers, group_id, timeout), args,
-                             kwargs, workers=[w], allow_other_workers=False, pure=False,
-                             key=f"rank-{rank}-{group_id}")
+    futures = [submit_on(client, _rank_main, fn, Group(rank, workers, group_id, timeout),
+                         args, kwargs, worker=w, strict=True, key=f"rank-{rank}-{group_id}")
                for rank, w in enumerate(workers)]
     return client.gather(futures)
 

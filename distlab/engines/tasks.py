@@ -2,8 +2,8 @@
 
 (``allreduce(..., dask_engine="tasks")``. It shows the scheduler at work, and pays for it:
 every dependent step is a task, "about 1 ms of overhead" each in Dask's docs and several
-on a busy 2-core box. :mod:`~distlab.engines.direct_fast`, the default, runs the
-same plan without the scheduler.)
+on a busy 2-core box. :mod:`~distlab.engines.direct` and
+:mod:`~distlab.engines.direct_fast`, the default, run the same plan without the scheduler.)
 
 Node i lives on worker ``homes[i]``. Its buffer is a future on that worker; each round,
 a sender's chunk is cut out by a small task on the sender's worker (skipped when the
@@ -16,63 +16,19 @@ identical to the last bit.
 """
 from __future__ import annotations
 
-import numpy as np
-from distributed import Client, Future
+import time
 
+import numpy as np
+from distributed import Client, Future, wait
+
+from distlab.concepts.cost import Network
 from distlab.concepts.kernel import (apply_incoming, extract, finish, incoming_by_node,
     specs_for)
 from distlab.concepts.plans import Plan
-
-
-def describe_value(value) -> tuple:
-    """Run on a worker: (shape, dtype, numeric kind, all finite) of a node's value, so the
-    client can check future inputs without fetching them."""
-    array = np.asarray(value)
-    kind = array.dtype.kind
-    finite = bool(np.all(np.isfinite(array))) if kind in "biuf" else False
-    return array.shape, array.dtype.str, kind, finite
-
-
-class Mismatch:
-    """What a task returns, instead of a value, when a node's input is not the shape or
-    dtype the client guessed; every later task passes it on, so the client sees it as the
-    type of the final futures and resubmits after checking the inputs properly. A value,
-    not an exception: a guess that misses is not an error worth a worker's error log."""
-
-    def __init__(self, reason: str = ""):
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"Mismatch({self.reason!r})"
-
-
-def check_input(value, node: int, shape: tuple, dtype: str) -> Mismatch | None:
-    """Run on a worker before the kernel touches an input of this call: it must have the
-    guessed shape and working dtype (else a Mismatch), and be finite (else ValueError)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf" or array.shape != tuple(shape) \
-            or np.result_type(array.dtype, np.float32) != np.dtype(dtype):
-        return Mismatch(f"values[{node}]: {array.shape} {array.dtype}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"values[{node}] must be finite, but contains NaN or infinity")
-    return None
-
-
-def checked(func, checks, *args):
-    """Run on a worker: pass on any Mismatch among the arguments (the buffer, or a message
-    in the list at index 2), ``check_input`` each ``(argument index[, list index], node)``
-    in ``checks``, then run ``func``."""
-    for arg in args[:3]:
-        items = arg if isinstance(arg, list) else [arg]
-        for item in items:
-            if isinstance(item, Mismatch):
-                return item
-    for where in checks["inputs"]:
-        value = args[where[0]] if len(where) == 2 else args[where[0]][where[1]]
-        miss = check_input(value, where[-1], checks["shape"], checks["dtype"])
-        if miss is not None:
-            return miss
-    return func(*args)
+from distlab.engines.inputs import Inputs
+from distlab.engines.placement import describe
+from distlab.engines.result import AllreduceResult
+from distlab.engines.workers import submit_on
 
 
 def wait_pinned(client: Client, futures, homes, poll: float = 5.0) -> None:
@@ -81,8 +37,6 @@ def wait_pinned(client: Client, futures, homes, poll: float = 5.0) -> None:
     its memory, say: its nanny restarts it at another address). Every ``poll`` seconds,
     check that the homes are still there; if one is gone, cancel and raise instead of
     waiting for ever."""
-    from distributed import wait
-
     futures = list(futures)
     while True:
         try:
@@ -98,60 +52,69 @@ def wait_pinned(client: Client, futures, homes, poll: float = 5.0) -> None:
                     "run (is a worker running out of memory?)") from None
 
 
-def _pin(client: Client, func, *args, worker: str):
-    return client.submit(func, *args, workers=[worker], allow_other_workers=False,
-                         pure=False)
-
-
-def run(client: Client, plan: Plan, sources: list[Future], homes: list[str], dtype,
-        shape: tuple, verify: bool = False) -> list[Future]:
-    """Submit ``plan`` on the cluster; returns one future per node holding its final
-    value (in the input's shape), on the node's worker. With ``verify``, every task that
-    reads an input of this call first checks it (:func:`check_input`): the shape and
-    dtype were guessed, not yet checked by the client; a wrong guess makes the final
-    futures hold a :class:`Mismatch`."""
+def submit_plan(client: Client, plan: Plan, sources: list[Future], homes: list[str], dtype,
+                shape: tuple) -> list[Future]:
+    """Submit ``plan`` on the cluster, node i's tasks pinned to ``homes[i]`` starting from
+    ``sources[i]`` (a future of its flat or shaped value, already checked); returns one
+    future per node holding its final value (in ``shape``), on the node's worker."""
     dtype = np.dtype(dtype).str
     whole = (0, plan.blocks)
     buffers = list(sources)
-    original = [True] * plan.n_nodes          # still the caller's input, not yet replaced
     finished = [False] * plan.n_nodes
 
-    def task(func, *args, worker, inputs=()):
-        if verify:
-            checks = {"shape": tuple(shape), "dtype": dtype, "inputs": list(inputs)}
-            return _pin(client, checked, func, checks, *args, worker=worker)
-        return _pin(client, func, *args, worker=worker)
+    def task(func, *args, worker):
+        return submit_on(client, func, *args, worker=worker, strict=True)
 
     # A node's last round also does its final local step, saving one task per node.
     last_round = {t.dst: k for k, rnd in enumerate(plan.rounds) for t in rnd.transfers}
     for k, rnd in enumerate(plan.rounds):
         after = list(buffers)
         for dst, transfers in incoming_by_node(rnd).items():
-            messages, message_inputs = [], []
-            for j, t in enumerate(transfers):
-                if t.chunk == whole:
-                    messages.append(buffers[t.src])
-                    if original[t.src]:
-                        message_inputs.append((2, j, t.src))
-                else:
-                    messages.append(task(extract, buffers[t.src], t.chunk[0], t.chunk[1],
-                                         plan.blocks, dtype, worker=homes[t.src],
-                                         inputs=[(0, t.src)] if original[t.src] else []))
+            messages = [buffers[t.src] if t.chunk == whole else
+                        task(extract, buffers[t.src], t.chunk[0], t.chunk[1], plan.blocks,
+                             dtype, worker=homes[t.src])
+                        for t in transfers]
             # ... unless another node still reads this buffer in a later round.
             done = last_round[dst] == k and not any(
                 t.src == dst for later in plan.rounds[k + 1:] for t in later.transfers)
-            inputs = ([(0, dst)] if original[dst] else []) + message_inputs
             after[dst] = task(apply_incoming, buffers[dst], specs_for(transfers), messages,
                               plan.blocks, dtype, (plan.divide_by, shape) if done else None,
-                              worker=homes[dst], inputs=inputs)
+                              worker=homes[dst])
             finished[dst] = done
-        for dst in incoming_by_node(rnd):
-            original[dst] = False
         buffers = after
     return [b if finished[i] else
-            task(finish, b, plan.divide_by, shape, dtype, worker=homes[i],
-                 inputs=[(0, i)] if original[i] else [])
+            task(finish, b, plan.divide_by, shape, dtype, worker=homes[i])
             for i, b in enumerate(buffers)]
+
+
+class Tasks:
+    """The engine of ``allreduce(..., client, dask_engine="tasks")``."""
+    name = "tasks"
+
+    def __init__(self, client: Client):
+        self.client = client
+
+    def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
+        """Plain inputs are scattered to their homes first, future inputs described there
+        (:func:`~distlab.engines.placement.describe`); ``wall_time`` starts at the graph's
+        submission. A task's exception is raised here."""
+        client = self.client
+        inputs = describe(client, inputs)
+        if inputs.futures:
+            sources = list(inputs.values)
+        else:       # hash=False: a fresh key per call, never one an old result releases
+            sources = [client.scatter(b, workers=[w], direct=True, hash=False)
+                       for b, w in zip(inputs.values, inputs.homes)]
+        start = time.perf_counter()
+        finals = submit_plan(client, plan, sources, inputs.homes, inputs.dtype, inputs.shape)
+        wait_pinned(client, finals, inputs.homes)
+        wall = time.perf_counter() - start
+        errors = [f for f in finals if f.status == "error"]
+        if errors:
+            errors[0].result()                   # raises the worker's exception here
+        values = None if inputs.futures else [np.asarray(v) for v in client.gather(finals)]
+        return AllreduceResult(plan, inputs, network, "dask", dask_engine="tasks",
+                               values=values, futures=finals, wall_time=wall)
 
 
 def critical_path(plan: Plan) -> np.ndarray:

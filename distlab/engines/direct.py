@@ -1,0 +1,157 @@
+"""The direct engine, naive: the workers run the plan themselves, sending each other chunks.
+
+(``allreduce(values, algorithm, client, dask_engine="direct_naive")``.) The task engine
+(:mod:`~distlab.engines.tasks`) makes every step of every node a task that the scheduler
+hands out, and pays Dask's per-task overhead on every dependent step. Here the scheduler
+is left out of the collective, as MPI and gloo leave out any coordinator. The client sends
+one message to each worker taking part; a handler there, installed by a worker plugin,
+runs the plan for the nodes that live on that worker, all at once on its event loop, each
+node doing::
+
+    for each round of the plan:
+        send each chunk it sends to the worker of its destination    (a Dask message)
+        wait for the chunks it receives                               (the mailbox)
+        buffer = apply_incoming(buffer, what it received)             (the kernel)
+    result = finish(buffer)                                           (÷ N)
+
+The arithmetic is the simulator's (:mod:`distlab.concepts.kernel`), call for call, so the
+results are the simulator's to the last bit. The results stay in the workers' memory, as
+ordinary futures (:mod:`~distlab.engines.direct_call`).
+
+What is naive: every round copies the node's whole buffer (the kernel returns a fresh
+array), every chunk is serialised into a message and waits for the receiver's reply, the
+plan travels pickled with every call, and future inputs are described where they live
+before the call (one more round trip). :mod:`~distlab.engines.direct_fast` removes these
+costs one idea at a time; its docstring has the measurements.
+
+Failure: a node that waits longer than ``timeout`` seconds for a message fails, and the
+call with it; the other nodes of the call fail when their own wait runs out (the fast
+engine tells them at once).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from distlab.concepts.cost import Network
+from distlab.concepts.kernel import apply_incoming, extract, finish, flat, specs_for
+from distlab.concepts.plans import Plan
+from distlab.engines import dask_private
+from distlab.engines.direct_call import (DirectEngine, DirectError, as_builtin, install,
+    read_input)
+from distlab.engines.inputs import Inputs
+from distlab.engines.placement import describe
+from distlab.engines.result import AllreduceResult
+
+RUN, PUT = "distlab_naive_run", "distlab_naive_put"
+
+
+class NaiveRunner:
+    """One per worker: runs the nodes that live there, and is their mailbox: it keeps
+    the chunks that arrive for them, by (call, round, transfer index), until taken."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.slots: dict[tuple, asyncio.Future] = {}
+
+    def _slot(self, key: tuple) -> asyncio.Future:
+        if key not in self.slots:          # the chunk may come before its node asks
+            self.slots[key] = asyncio.get_running_loop().create_future()
+        return self.slots[key]
+
+    def put(self, key, data) -> None:
+        """Handler: a chunk arrives."""
+        self._slot(tuple(key)).set_result(data)
+
+    async def take(self, key: tuple, timeout: float):
+        try:
+            return await asyncio.wait_for(self._slot(key), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no chunk for round {key[1]} within {timeout:g} s") \
+                from None
+        finally:
+            self.slots.pop(key, None)
+
+    async def run(self, call, plan, nodes, peers, dtype, shape, keys, timeout):
+        """Handler: run ``plan`` for ``nodes`` ({node: input source}) living here, the
+        others living at ``peers[node]``; store node i's result under ``keys[i]``. Returns
+        per node the bytes it sent and its seconds, or the first error."""
+        try:
+            inputs = {int(i): await read_input(self.worker, s) for i, s in nodes.items()}
+            outcome = await asyncio.gather(
+                *[self.run_node(call, plan, i, value, peers, np.dtype(dtype), tuple(shape),
+                                timeout) for i, value in inputs.items()],
+                return_exceptions=True)
+        except Exception as exc:                     # e.g. an input no worker holds
+            outcome = [exc]
+        errors = [o for o in outcome if isinstance(o, BaseException)]
+        if errors:
+            for key in [k for k in self.slots if k[0] == call]:
+                self.slots.pop(key)
+            first = errors[0]
+            return {"status": "error", "message": f"{type(first).__name__}: {first}"}
+        done = dict(zip(inputs, outcome))
+        dask_private.store(self.worker, {keys[i]: r for i, (r, _, _) in done.items()},
+                           stimulus_id=f"distlab-naive-{call}")
+        return {"status": "OK", "sent": {i: s for i, (_, s, _) in done.items()},
+                "seconds": {i: t for i, (_, _, t) in done.items()}}
+
+    async def run_node(self, call, plan: Plan, node: int, value, peers, dtype, shape,
+                       timeout):
+        """Node ``node``'s part of the plan: its result, the bytes it sent, its seconds."""
+        start = time.perf_counter()
+        buffer = flat(value, dtype)
+        sent = 0
+        for k, rnd in enumerate(plan.rounds):
+            for j, t in enumerate(rnd.transfers):
+                if t.src == node:
+                    chunk = extract(buffer, *t.chunk, plan.blocks, dtype)
+                    await dask_private.call(self.worker, peers[t.dst], PUT,
+                                            key=(call, k, j),
+                                            data=dask_private.serialized(chunk))
+                    sent += chunk.nbytes
+            # what this node receives, in the kernel's order: by source
+            incoming = [(j, t) for j, t in sorted(enumerate(rnd.transfers),
+                                                  key=lambda jt: jt[1].src)
+                        if t.dst == node]
+            if incoming:
+                chunks = [await self.take((call, k, j), timeout) for j, _ in incoming]
+                buffer = apply_incoming(buffer, specs_for([t for _, t in incoming]), chunks,
+                                        plan.blocks, dtype)
+        seconds = time.perf_counter() - start
+        return finish(buffer, plan.divide_by, shape, dtype), sent, seconds
+
+
+class NaiveDirectPlugin(WorkerPlugin):
+    """Adds the naive direct engine's handlers to every worker, now and when one joins."""
+    name = "distlab-direct-naive"
+    idempotent = True
+
+    def setup(self, worker):
+        runner = NaiveRunner(worker)
+        dask_private.add_handlers(worker, {RUN: runner.run, PUT: runner.put})
+
+    def teardown(self, worker):
+        dask_private.remove_handlers(worker, (RUN, PUT))
+
+
+class DirectNaive(DirectEngine):
+    """The engine of ``allreduce(..., client, dask_engine="direct_naive")``."""
+    name = "direct_naive"
+
+    def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
+        """Future inputs are described first, where they live
+        (:func:`~distlab.engines.placement.describe`); ``wall_time`` starts when the call
+        is sent. A bad input raises ``TypeError`` / ``ValueError``, a worker's failure
+        ``RuntimeError``."""
+        install(self.client, NaiveDirectPlugin())
+        inputs = describe(self.client, inputs)
+        try:
+            replies, futures, wall = self.call(RUN, plan, dask_private.pickled(plan),
+                                               inputs)
+        except DirectError as error:
+            raise as_builtin(error) from None
+        return self.result(plan, inputs, network, replies, futures, wall)
