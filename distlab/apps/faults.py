@@ -217,7 +217,7 @@ def replication_demo(client) -> "pd.DataFrame":
 def _replicate_and_kill(client, home: str):
     import pandas as pd
     from distributed import wait
-    from distributed.client import FutureCancelledError
+    from distlab.engines.dask_private import future_cancelled_error
 
     replicated = submit_on(client, _payload, 1, worker=home)
     single = submit_on(client, _payload, 2, worker=home)
@@ -239,7 +239,7 @@ def _replicate_and_kill(client, home: str):
         try:
             value = future.result(timeout=30)
             survived = bool(np.all(value == expected))
-        except (FutureCancelledError, TimeoutError):   # forgotten: no copy, no lineage
+        except (future_cancelled_error(), TimeoutError):   # forgotten: no copy, no lineage
             survived = False
         computed = times_computed(client, [future])[0] if name.startswith("computed") else 0
         rows.append({"what": name, "copies before": copies[name],

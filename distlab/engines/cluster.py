@@ -16,6 +16,7 @@ import dask
 from distributed import Client
 
 from distlab import checks
+from distlab.engines import dask_private
 
 #: Two worker processes with one thread each: real inter-process traffic on 2 cores.
 DEFAULT_WORKERS = 2
@@ -169,6 +170,6 @@ def describe(client: Client) -> str:
     threads = sorted(set(workers.values()))
     threads_text = "/".join(map(str, threads)) or "0"
     where = "embedded LocalCluster" if is_embedded(client) else \
-        f"Dask scheduler at {client.scheduler.address}"
+        f"Dask scheduler at {dask_private.scheduler_address(client)}"
     return (f"{where}: {len(workers)} worker processes × {threads_text} "
             f"thread{'s' if threads != [1] else ''}")

@@ -38,8 +38,8 @@ def progress(futures, *, label: str | None = None) -> None:
 
 
 def _widget(label: str, total: int):
-    from distributed.utils import is_kernel
-    if not is_kernel():
+    from distlab.engines.dask_private import in_kernel
+    if not in_kernel():
         return None
     import ipywidgets as widgets
     from IPython.display import display
