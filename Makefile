@@ -13,16 +13,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -qq --upgrade pip
 
 $(STAMP_LAB): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e .
+	$(BIN)/python -m pip install -qq -e '.[lab]'
 	touch $@
 
 # the test extra brings the site extra too: tests/test_site.py builds the site
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e '.[test,site]'
+	$(BIN)/python -m pip install -qq -e '.[lab,test,site]'
 	touch $@ $(STAMP_LAB) $(STAMP_SITE)
 
 $(STAMP_SITE): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e '.[site]'
+	$(BIN)/python -m pip install -qq -e '.[lab,site]'
 	touch $@ $(STAMP_LAB)
 
 # Jupyter refuses to run as root (containers, CI) unless told to; LAB_ARGS adds options.

@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pyproject_requirements():
+    """The core dependencies and the `lab` extra: what Binder's environment must hold."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {Requirement(r).name.lower(): Requirement(r).specifier for r in project["dependencies"]}
+    wanted = project["dependencies"] + project["optional-dependencies"]["lab"]
+    return {Requirement(r).name.lower(): Requirement(r).specifier for r in wanted}
 
 
 def conda_requirements():

@@ -1,4 +1,5 @@
 """The command line: doctor, and the notebook runner that produces every committed output."""
+import re
 import json
 import subprocess
 import sys
@@ -28,10 +29,26 @@ def test_doctor_reports_versions_cluster_dashboard_and_mermaid():
     out = done.stdout
     for name in ("numpy", "dask", "distributed", "jupyterlab", "dask-labextension"):
         assert f"  {name} " in out
-    assert "mermaid: JupyterLab draws it natively" in out
+    assert re.search(r"mermaid: JupyterLab 4\.\d+\S* draws it natively", out)
+    assert "workers: same versions as this client" in out
     assert "cluster: embedded LocalCluster: 2 worker processes × 1 thread" in out
     assert "dashboard: http://127.0.0.1:" in out
     assert out.rstrip().endswith("all good")
+
+
+def test_doctor_names_a_worker_whose_versions_differ(monkeypatch):
+    """A worker without distlab (or at another version) is a problem the doctor names."""
+    from distlab.cli import doctor
+
+    class Client:                                  # what get_versions returns, trimmed
+        def get_versions(self, packages):
+            mine = {name: "1.0" for name in packages}
+            theirs = dict(mine, distlab=None, numpy="0.9")
+            return {"client": {"packages": mine},
+                    "workers": {"tcp://w:1": {"packages": theirs}}}
+
+    assert doctor.worker_mismatches(Client()) == [
+        "tcp://w:1: distlab missing (client 1.0)", "tcp://w:1: numpy 0.9 (client 1.0)"]
 
 
 def test_doctor_reports_an_unreachable_scheduler():
@@ -47,6 +64,11 @@ def test_chapters_are_found_by_number_or_name():
     assert [p.name for p in every][:1] == ["00_start_here.ipynb"]
     assert [p.name for p in notebooks.chapters(["05"])] == ["05_dask_practice.ipynb"]
     assert notebooks.chapters(["05_dask_practice"]) == notebooks.chapters(["notebooks/05_dask_practice.ipynb"])
+    # chapter 02 comes in parts: its number selects all of them, a part's number one
+    parts = ["02_1_architecture.ipynb", "02_2_data_sync.ipynb", "02_3_parallelism.ipynb"]
+    assert [p.name for p in notebooks.chapters(["02"])] == parts
+    assert [p.name for p in notebooks.chapters(["02_2"])] == parts[1:2]
+    assert [p.name for p in notebooks.chapters(["02_3", "02"])] == [parts[2], *parts[:2]]
     with pytest.raises(ValueError, match="no chapter matches 'nope'; known chapters: 00_start_here"):
         notebooks.chapters(["nope"])
 

@@ -1,11 +1,10 @@
 """``python -m distlab doctor``: is this machine ready for the chapters?"""
 from __future__ import annotations
 
-import json
 import platform
+import re
 import time
 from importlib import metadata
-from pathlib import Path
 
 PACKAGES = ["distlab", "numpy", "pandas", "dask", "distributed", "jupyterlab", "ipywidgets",
             "matplotlib", "scikit-learn", "bokeh", "dask-labextension",
@@ -25,16 +24,34 @@ def versions() -> dict[str, str | None]:
 
 
 def mermaid_in_jupyterlab() -> str | None:
-    """The version of JupyterLab's built-in Mermaid renderer, or None if it has none."""
+    """JupyterLab's version when it draws Mermaid natively (4.1 and later: its changelog,
+    "Mermaid diagrams in Markdown"), else None."""
     try:
-        from jupyterlab.commands import get_app_dir
-    except ImportError:
+        version = metadata.version("jupyterlab")
+    except metadata.PackageNotFoundError:
         return None
-    package = Path(get_app_dir()) / "static" / "package.json"
-    if not package.exists():
-        return None
-    deps = json.loads(package.read_text()).get("dependencies", {})
-    return deps.get("@jupyterlab/mermaid-extension")
+    major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
+    return version if (major, minor) >= (4, 1) else None
+
+
+#: What a worker must have at the client's version for the chapters' tasks and ranks.
+WORKER_PACKAGES = ["distlab", "dask", "distributed", "numpy", "pandas", "scikit-learn"]
+
+
+def worker_mismatches(client) -> list[str]:
+    """Each package of :data:`WORKER_PACKAGES` whose version differs between the client
+    and a worker (or is missing there), as one line each — Dask's own
+    ``client.get_versions(check=True)`` checks only Dask's required packages."""
+    found = client.get_versions(packages=WORKER_PACKAGES)
+    mine = found["client"]["packages"]
+    lines = []
+    for address, worker in sorted(found["workers"].items()):
+        for name in WORKER_PACKAGES:
+            theirs = worker["packages"].get(name)
+            if theirs != mine.get(name):
+                lines.append(f"{address}: {name} {theirs or 'missing'} "
+                             f"(client {mine.get(name) or 'missing'})")
+    return lines
 
 
 def run() -> int:
@@ -50,7 +67,7 @@ def run() -> int:
         print(f"  {name:22} {version or 'not installed'}{note}")
 
     mermaid = mermaid_in_jupyterlab()
-    print(f"mermaid: {'JupyterLab draws it natively (' + mermaid + ')' if mermaid else 'NOT drawn: install jupyterlab>=4.1'}")
+    print(f"mermaid: {'JupyterLab ' + mermaid + ' draws it natively' if mermaid else 'NOT drawn: install jupyterlab>=4.1'}")
     problems += mermaid is None
 
     from distlab.engines.cluster import connect, describe, scheduler_address
@@ -61,6 +78,12 @@ def run() -> int:
             print(f"cluster: {describe(client)}; first result in "
                   f"{time.perf_counter() - start:.1f} s")
             print(f"dashboard: {client.dashboard_link or 'none reported by the scheduler'}")
+            mismatches = worker_mismatches(client)
+            problems += len(mismatches)
+            print("workers: same versions as this client" if not mismatches else
+                  "workers: DIFFERENT versions — install distlab's core on every worker:")
+            for line in mismatches:
+                print(f"  {line}")
     except Exception as exc:  # the doctor reports every failure rather than stopping
         problems += 1
         where = scheduler_address() or "embedded LocalCluster"
