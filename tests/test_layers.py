@@ -117,3 +117,36 @@ def test_the_checker_sees_a_lazy_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from distributed import wait\n")
     assert "distributed" in imports_of("distlab.concepts.m", module)
+
+
+def readme_tree():
+    """The files named in the README's package map (the block under "## Layout" that
+    starts with ``distlab/``): lines drawn as ``├── name`` / ``└── name``, nested by four
+    columns per level."""
+    text = (PACKAGE.parent / "README.md").read_text().split("## Layout", 1)[1]
+    blocks = text.split("```")[1::2]
+    block = next(b for b in blocks if b.strip().startswith("distlab/"))
+    stack, found = [], set()
+    for line in block.splitlines():
+        marker = max(line.find("├── "), line.find("└── "))
+        if marker < 0:
+            if line.startswith("distlab/"):
+                stack = ["distlab"]
+            continue
+        depth = marker // 4 + 1
+        name = line[marker + 4:].split()[0].rstrip("/")
+        stack = stack[:depth] + [name]
+        found.add("/".join(stack))
+    return found
+
+
+def test_the_readme_map_matches_the_folders():
+    on_disk = {str(p.relative_to(PACKAGE.parent).with_suffix("")) if p.suffix == ".py"
+               else str(p.relative_to(PACKAGE.parent))
+               for p in PACKAGE.rglob("*") if "__pycache__" not in p.parts
+               and (p.suffix in (".py", ".toml") or p.is_dir())
+               and p.name != "__init__.py"}
+    on_disk = {p.removesuffix(".toml") for p in on_disk}
+    drawn = {p.removesuffix(".py").removesuffix(".toml") for p in readme_tree()}
+    assert drawn == on_disk, (f"in the README but not in distlab/: {sorted(drawn - on_disk)}; "
+                              f"in distlab/ but not in the README: {sorted(on_disk - drawn)}")
