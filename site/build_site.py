@@ -102,9 +102,27 @@ def front_page() -> str:
     return re.sub(r"<!-- chapter-table:.*?-->", lambda _: "\n".join(rows), page, count=1)
 
 
+FRONT_MATTER = re.compile(r"```mermaid\n---\n(.*?)\n---\n", re.S)
+
+
+def mermaid_options(markdown: str) -> str:
+    """Mermaid's YAML front matter (``---\nconfig: ...\n---``, which JupyterLab reads) as
+    the ``:config:`` option that sphinxcontrib-mermaid reads (MyST would otherwise take the
+    front matter for directive options and hand the extension YAML where it wants JSON)."""
+    import yaml
+
+    def option(match):
+        config = (yaml.safe_load(match.group(1)) or {}).get("config", {})
+        return f"```mermaid\n:config: {json.dumps(config)}\n\n"
+    return FRONT_MATTER.sub(option, markdown)
+
+
 def stage_notebook(text: str) -> str:
     """A committed notebook as a static reader should see it (see the module docstring)."""
     nb = json.loads(text)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = mermaid_options("".join(cell["source"]))
     saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb["cells"]:
         hidden = cell.get("metadata", {}).get("jupyter", {})
@@ -116,7 +134,7 @@ def stage_notebook(text: str) -> str:
             data = output.get("data", {})
             if MERMAID in data:
                 diagram = "".join(data.pop(MERMAID)).strip()
-                data["text/markdown"] = f"```mermaid\n{diagram}\n```\n"
+                data["text/markdown"] = mermaid_options(f"```mermaid\n{diagram}\n```\n")
             view = data.get(WIDGET_VIEW)
             if view is not None and view.get("model_id") not in saved:
                 data.pop(WIDGET_VIEW)
@@ -128,11 +146,23 @@ def stage_notebook(text: str) -> str:
 def glossary_page(notebooks: list[Path]) -> str:
     """Every term of the glossary, both languages, linked to the chapters that run it."""
     from distlab.present import glossary
-    pages = {path.stem.split("_")[0]: path.name for path in notebooks}
+    parts: dict[str, list[Path]] = {}          # chapter number → its notebook, or its parts
+    for path in notebooks:
+        parts.setdefault(path.stem.split("_")[0], []).append(path)
 
-    def chapter(number: str) -> str:
-        name = pages.get(number)
-        return f"[{number}](notebooks/{name})" if name else number
+    def terms_named(path: Path) -> set[str]:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        return {t.english for t in glossary.find_in("\n".join("".join(c["source"]) for c in cells))}
+
+    named = {path: terms_named(path) for paths in parts.values() if len(paths) > 1
+             for path in paths}
+
+    def chapter(number: str, term) -> str:
+        found = parts.get(number, [])
+        if len(found) > 1:                     # chapter 02 in parts: those that name the term
+            found = [path for path in found if term.english in named[path]] or found[:1]
+        return ", ".join(f"[{'.'.join(p for p in path.stem.split('_') if p.isdigit())}]"
+                         f"(notebooks/{path.name})" for path in found) or number
 
     lines = ["# Glossary — 术语表", "",
              "Every term the chapters use, in English and in Chinese, with a definition in each "
@@ -142,7 +172,7 @@ def glossary_page(notebooks: list[Path]) -> str:
              "`glossary.widget()` searches the same terms.", ""]
     for term in glossary.load():
         also = f" · also {', '.join(term.aliases)}" if term.aliases else ""
-        where = ", ".join(chapter(c) for c in term.chapters)
+        where = ", ".join(chapter(c, term) for c in term.chapters)
         lines += [f"**{term.english}** — {term.chinese}{also} · chapters {where}",
                   f": {term.en}", "", f"  {term.zh}", ""]
     # a $ in a name is not math on this page
