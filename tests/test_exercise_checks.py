@@ -25,13 +25,26 @@ ON_CLUSTER = {"05.average-futures", "07.ddp-step"}
 LOCAL = [i for i in CODING if i not in ON_CLUSTER]
 
 
-def notebook(chapter):
-    (path,) = NOTEBOOKS.glob(f"{chapter}_*.ipynb")
-    return json.loads(path.read_text(encoding="utf-8"))
+def parts(chapter):
+    """A chapter's notebooks: one, or its parts in order (02 is 02_1, 02_2 and 02_3)."""
+    paths = sorted(NOTEBOOKS.glob(f"{chapter}_*.ipynb"))
+    assert paths, f"no notebook for chapter {chapter}"
+    return paths
+
+
+PARTS = [path for chapter in CHAPTERS for path in parts(chapter)]
+
+
+def cells_of(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def code_of(path):
+    return "".join("".join(c["source"]) for c in cells_of(path) if c["cell_type"] == "code")
 
 
 def cell(chapter, cell_id):
-    (found,) = [c for c in notebook(chapter)["cells"] if c.get("id") == cell_id]
+    (found,) = [c for path in parts(chapter) for c in cells_of(path) if c.get("id") == cell_id]
     return found
 
 
@@ -189,17 +202,28 @@ def test_the_predictions_are_what_the_package_computes():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_chapter_ends_with_its_exercises_and_takeaways(chapter):
-    cells = notebook(chapter)["cells"]
+def test_every_exercise_is_asked_in_one_notebook_of_its_chapter(chapter):
+    codes = [code_of(path) for path in parts(chapter)]
+    for exercise_id in exercises.all_ids(chapter):
+        asked = sum(f'exercises.ask("{exercise_id}")' in code for code in codes)
+        assert asked == 1, f"{exercise_id} is asked in {asked} notebooks of chapter {chapter}"
+
+
+@pytest.mark.parametrize("path", PARTS, ids=[path.stem for path in PARTS])
+def test_every_notebook_ends_with_its_exercises_and_takeaways(path):
+    chapter, cells, code = path.name[:2], cells_of(path), code_of(path)
     ids = [c.get("id") for c in cells]
     close = max(i for i, c in enumerate(cells)
                 if c["cell_type"] == "markdown" and "## Close" in "".join(c["source"]))
-    takeaways = ids.index(f"takeaways-{chapter}")
+    number = "-".join(p for p in path.stem.split("_") if p.isdigit())    # "02-1" for 02_1_…
+    takeaways = ids.index(f"takeaways-{number}")
     assert takeaways == close - 1
     rows = [line for line in "".join(cells[takeaways]["source"]).splitlines()
             if line.startswith("| ") and not line.startswith("| 中文")]
     assert 4 <= len(rows) <= 6 and all(line.count(" | ") == 1 for line in rows)
     for exercise_id in exercises.all_ids(chapter):
+        if f'exercises.ask("{exercise_id}")' not in code:
+            continue                                 # asked in another part of the chapter
         exercise, name = exercises.get(exercise_id), exercise_id.split(".")[1]
         if exercise.style == "predict":
             ask, run = ids.index(f"ex-{chapter}-{name}-ask"), ids.index(f"ex-{chapter}-{name}-run")
@@ -213,9 +237,6 @@ def test_every_chapter_ends_with_its_exercises_and_takeaways(chapter):
             source = "".join(solution["source"])
             assert f'exercises.solution("{exercise_id}")' in source
             assert f'exercises.check("{exercise_id}", exercise_solutions.' in source
-        if exercise.style != "coding":
-            assert f'exercises.ask("{exercise_id}")' in "".join(
-                "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
 # --- on the cluster: chapters 05 and 07 ----------------------------------------------------

@@ -120,7 +120,9 @@ def _chapter_text(path):
 def test_each_term_is_used_in_one_of_its_chapters():
     """Each term's chapter list points where the idea really is: among the chapters that
     exist, at least one of the term's chapters names it (by any of its names)."""
-    texts = {p.name[:2]: _chapter_text(p) for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    texts = {}                                        # a chapter's parts (02_1, …) together
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        texts[path.name[:2]] = texts.get(path.name[:2], "") + "\n" + _chapter_text(path)
     missing = []
     for t in TERMS:
         present = [c for c in t.chapters if c in texts]
