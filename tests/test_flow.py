@@ -66,3 +66,13 @@ def test_walks_on_the_cluster(client):
         flow.run(client, "causal")
     with pytest.raises(TypeError, match="distributed.Client"):
         flow.run("client", "strong")
+
+
+def test_the_bilingual_diagram_labels_every_stage_in_both_languages():
+    from distlab.apps import flow_diagram
+    text = flow_diagram.mermaid(bilingual=True)
+    for name, (chinese, english) in flow_diagram.STAGES.items():
+        assert f'{name}["{chinese} · {english}"]' in text
+    assert flow_diagram.mermaid() == flow_diagram.DOCUMENT_MERMAID      # the document's, unchanged
+    with pytest.raises(TypeError, match="bilingual"):
+        flow_diagram.mermaid(bilingual="yes")

@@ -78,8 +78,8 @@ class FlowRun:
         return "\n".join(self.lines())
 
     def diagram(self) -> Diagram:
-        """The flow with the path taken highlighted."""
-        return Diagram(mermaid(self.edges, highlight=self.path))
+        """The flow with the path taken highlighted, labels in Chinese and English."""
+        return Diagram(mermaid(self.edges, highlight=self.path, bilingual=True))
 
 
 def run(client, strategy: str, edges=DOCUMENT_EDGES, *, values=(10.0, 20.0, 30.0),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from distlab.checks import choice
+from distlab.checks import choice, flag
 
 #: The diagram exactly as printed in the document (section 2.4).
 DOCUMENT_MERMAID = """\
@@ -45,6 +45,10 @@ COMPLETED_EDGES = DOCUMENT_EDGES + (("C", "E", None),)
 STRATEGIES = {"strong": "强一致性", "eventual": "最终一致性"}
 
 _HIGHLIGHT = "stroke:#d62728,stroke-width:3px"
+# Compact layout: the eight stages on one label line each, ~430 × 440 px drawn instead of
+# ~290 × 720 (Mermaid's flowchart options: https://mermaid.js.org/config/schema-docs/config.html)
+_COMPACT = ('%%{init: {"flowchart": {"padding": 8, "wrappingWidth": 400, "nodeSpacing": 20, '
+            '"rankSpacing": 20}}}%%')
 
 
 def check_edges(edges) -> tuple:
@@ -64,26 +68,33 @@ def check_edges(edges) -> tuple:
     return edges
 
 
-def mermaid(edges=DOCUMENT_EDGES, highlight=()) -> str:
+def mermaid(edges=DOCUMENT_EDGES, highlight=(), *, bilingual: bool = False) -> str:
     """The flow as Mermaid text. Each node's label is written where it first appears, as
     in the document, so ``mermaid() == DOCUMENT_MERMAID``. ``highlight`` — a path of stage
-    ids — colours those nodes and the edges between consecutive ones. Raises
-    ``TypeError`` (edges or highlight not a list, an edge not a triple) or ``ValueError``
-    (no edges, a stage id not in :data:`STAGES`)."""
+    ids — colours those nodes and the edges between consecutive ones. ``bilingual`` writes
+    each label as "中文 · English" (the English of :data:`STAGES`) in a compact layout, for
+    readers of either language; the nodes and edges stay the document's. Raises
+    ``TypeError`` (edges or highlight not a list, an edge not a triple, bilingual not a
+    bool) or ``ValueError`` (no edges, a stage id not in :data:`STAGES`)."""
     edges = check_edges(edges)
     if isinstance(highlight, (str, bytes)) or not hasattr(highlight, "__iter__"):
         raise TypeError(f"highlight must be a list of stage ids, got {type(highlight).__name__}")
     path = [choice(f"highlight[{i}]", node, STAGES) for i, node in enumerate(highlight)]
+    bilingual = flag("bilingual", bilingual)
+    english = {label: name for name, label in STRATEGIES.items()}      # edge labels
     declared: set = set()
 
     def node(name: str) -> str:
         if name in declared:
             return name
         declared.add(name)
-        return f"{name}[{STAGES[name][0]}]"
+        chinese, translation = STAGES[name]
+        return f'{name}["{chinese} · {translation}"]' if bilingual else f"{name}[{chinese}]"
 
-    lines = ["graph TD"]
+    lines = [_COMPACT, "graph TD"] if bilingual else ["graph TD"]
     for src, dst, label in edges:
+        if label and bilingual:
+            label = f'"{label} · {english.get(label, label)}"'
         arrow = f"-->|{label}|" if label else "-->"
         lines.append(f"    {node(src)} {arrow} {node(dst)}")
     if path:
@@ -107,7 +118,7 @@ def parse_mermaid(text: str) -> tuple[dict, set]:
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     nodes: dict = {}
     edges: set = set()
-    for line in text.splitlines()[1:]:
+    for line in text.splitlines():                      # "graph TD", %% and styles skipped
         match = _EDGE.match(line)
         if not match:
             continue
