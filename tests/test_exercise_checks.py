@@ -21,7 +21,7 @@ from distlab.present import exercise_checks, exercise_cluster_checks, exercise_s
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CHAPTERS = [f"{i:02d}" for i in range(10)]
 CODING = [i for i in exercises.all_ids() if exercises.get(i).style == "coding"]
-ON_CLUSTER = {"05.average-futures", "07.ddp-step"}
+ON_CLUSTER = {"05.average-futures", "07.ddp-step", "11.capstone"}
 LOCAL = [i for i in CODING if i not in ON_CLUSTER]
 
 
@@ -68,7 +68,7 @@ def test_every_chapter_has_a_prediction_and_a_coding_exercise():
     for chapter in CHAPTERS:
         styles = {exercises.get(i).style for i in exercises.all_ids(chapter)}
         assert {"predict", "coding"} <= styles, chapter
-    assert len(CODING) == 10 and {"09.quorum", "09.amdahl"}.isdisjoint(exercises.all_ids())
+    assert len(CODING) == 11 and {"09.quorum", "09.amdahl"}.isdisjoint(exercises.all_ids())
 
 
 @pytest.mark.parametrize("exercise_id", LOCAL)
@@ -306,3 +306,10 @@ def test_chapter_06_one_average_is_close_to_sixteen(client):
     assert abs(once["accuracy"].iloc[-1] - sixteen["accuracy"].iloc[-1]) < 0.02
     assert once["bytes"].iloc[-1] == exercise_checks.allreduce_bytes()
     assert exercises.check("06.one-average", "b").correct
+
+
+def test_the_capstone_on_the_cluster(client):
+    """The reference plan passes the capstone's checker (the seeded kill included)."""
+    from distlab.apps.capstone_exercise import reference_plan
+    feedback = exercises.check("11.capstone", reference_plan)
+    assert feedback.correct, feedback.message

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 #: The book's chapters, as entries name them.
-CHAPTERS = tuple(f"{i:02d}" for i in range(10))
+CHAPTERS = tuple(f"{i:02d}" for i in range(12))
 
 _MISSING = object()
 _CJK = re.compile(r"[\u3400-\u9fff]")
