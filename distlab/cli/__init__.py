@@ -1,4 +1,4 @@
-"""The command line: ``python -m distlab {doctor,notebooks,bench,memory}``.
+"""The command line: ``python -m distlab {doctor,notebooks,bench,memory,cluster}``.
 
 May import every layer; nothing imports it but ``distlab.__main__``.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from distlab.cli import notebooks, doctor
 from distlab.cli import memory as memory_cli
+from distlab.cli import cluster as cluster_cli
 
 
 def main(argv=None) -> int:
@@ -27,7 +28,14 @@ def main(argv=None) -> int:
                                            "tensor × pipeline ways with ZeRO",
                             description=memory_cli.DESCRIPTION)
     memory_cli.add_arguments(memory)
+    lab_cluster = sub.add_parser("cluster", help="one Dask cluster for the whole walkthrough "
+                                                 "(make lab, Binder): up, down, status, run",
+                                 description=cluster_cli.DESCRIPTION)
+    cluster_cli.add_arguments(lab_cluster)
     args = parser.parse_args(argv)
+
+    if args.command == "cluster":
+        return cluster_cli.main(args, lab_cluster)
 
     if args.command == "memory":
         return memory_cli.run(args, memory)
