@@ -1,4 +1,6 @@
-"""All-reduce algorithms as plans: data that says who sends what to whom, round by round.
+"""All-reduce algorithms as plans: data that says who sends what to whom, round by round;
+and the collectives they are built from (reduce-scatter, all-gather, broadcast, one
+point-to-point message), as plans too.
 
 A plan does not know where it runs or what the values are. Each round is a list of
 transfers; a transfer names a source node, a destination node, a chunk of the vector and
@@ -35,12 +37,26 @@ recursive_doubling            lg p  (+2 if p not 2^k)       lg p·n
 ring                          2(p-1)                        2(p-1)/p·n
 rabenseifner                  2 lg p (+2 if p not 2^k)      2(p-1)/p·n
 ============================  ===========================  ==========================
+
+The ring is literally a reduce-scatter followed by an all-gather; those two, a broadcast
+and a single message are what model splitting calls (ZeRO, tensor and pipeline
+parallelism). Each node's chunk, its shard, is :func:`ring_shard`:
+
+============================  ===========================  ==========================
+collective                    rounds                        bytes sent per node
+============================  ===========================  ==========================
+reduce_scatter                p-1                           (p-1)/p·n   (the bound)
+all_gather                    p-1                           (p-1)/p·n   (the bound)
+broadcast_star (naive)        1                             (p-1)·n     (the root)
+broadcast (scatter+gather)    p                             2(p-1)/p·n root, (p-1)/p·n rest
+point_to_point                1                             n           (the sender)
+============================  ===========================  ==========================
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from distlab.checks import count
+from distlab.checks import count, flag
 
 #: The three things a destination can do with a chunk it receives.
 OPS = ("reduce", "copy", "mix")
@@ -56,6 +72,16 @@ def check_node_count(p, name: str = "p") -> int:
     (a bool or 2.0 included), ``ValueError`` outside the range (the message names the
     limit)."""
     return count(name, p, minimum=1, maximum=MAX_NODES)
+
+
+def check_node(name: str, node, p: int) -> int:
+    """``node`` as one of the nodes 0 … p−1; ``TypeError``/``ValueError`` naming ``name``
+    (or ``p``, when ``p`` is no node count)."""
+    p = check_node_count(p)
+    node = count(name, node)
+    if node >= p:
+        raise ValueError(f"{name} must be a node, 0 … {p - 1}; got {node}")
+    return node
 
 
 @dataclass(frozen=True)
@@ -129,9 +155,7 @@ def star(p: int, root: int = 0) -> Plan:
     :func:`check_node_count`.
     """
     p = check_node_count(p)
-    root = count("root", root)
-    if root >= p:
-        raise ValueError(f"root must be a node, 0 … {p - 1}; got {root}")
+    root = check_node("root", root, p)
     others = [i for i in range(p) if i != root]
     if not others:
         return Plan("star", p, 1, (), divide_by=p)
@@ -218,30 +242,101 @@ def recursive_doubling(p: int) -> Plan:
 
 
 # --------------------------------------------------------------------------------------
-# ring: reduce-scatter, then all-gather
+# the ring's two halves, and the ring: reduce-scatter, then all-gather
 # --------------------------------------------------------------------------------------
 
+def ring_shard(node: int, p: int) -> int:
+    """The chunk that node ``node`` holds complete after :func:`reduce_scatter` (its
+    shard, ``(node + 1) % p``), and contributes to :func:`all_gather`. Errors as
+    :func:`check_node`."""
+    return (check_node("node", node, p) + 1) % p
+
+
+def _ring_pass(p: int, offset: int, op: str, what: str) -> tuple[Round, ...]:
+    """p − 1 rounds in which node i passes chunk (i + offset − k) mod p, in round k, to
+    its right neighbour, which applies ``op``."""
+    return tuple(Round(tuple(Transfer(i, (i + 1) % p, (c, c + 1), op)
+                             for i in range(p) for c in [(i + offset - k) % p]),
+                       f"{what} {k + 1}/{p - 1}") for k in range(p - 1))
+
+
+def reduce_scatter(p: int, divide: bool = True) -> Plan:
+    """Ring reduce-scatter: cut the vector into p chunks; in round k = 0 … p−2 node i
+    passes chunk (i − k) mod p to its right neighbour, which adds it. After p − 1 rounds
+    node i holds the sum of every node's chunk :func:`ring_shard` = (i + 1) mod p; its
+    other chunks hold partial sums, which the caller ignores. ``divide`` (default True)
+    divides the sums by p (``divide_by``), giving the mean, as the all-reduce does.
+
+    Each node sends every chunk but its shard once: (p−1)/p·n bytes when p divides n,
+    the lower bound for a reduce-scatter (Patarasuk & Yuan 2009; Thakur et al. 2005).
+    Errors as :func:`check_node_count`."""
+    p = check_node_count(p)
+    return Plan("reduce_scatter", p, p, _ring_pass(p, 0, "reduce", "reduce-scatter"),
+                divide_by=p if flag("divide", divide) else None)
+
+
+def all_gather(p: int) -> Plan:
+    """Ring all-gather: node i starts with its shard, chunk (i + 1) mod p (where
+    :func:`reduce_scatter` leaves it); in round k = 0 … p−2 it copies chunk
+    (i + 1 − k) mod p to its right neighbour. After p − 1 rounds every node holds every
+    chunk. Each node sends (p−1)/p·n bytes when p divides n, the lower bound.
+    Errors as :func:`check_node_count`."""
+    p = check_node_count(p)
+    return Plan("all_gather", p, p, _ring_pass(p, 1, "copy", "all-gather"))
+
+
 def ring(p: int) -> Plan:
-    """Ring all-reduce (Patarasuk & Yuan 2009; Baidu; Horovod): cut the vector into p
-    chunks; in p-1 reduce-scatter rounds each node passes one chunk to its right
-    neighbour, which adds it, until node i holds the full sum of chunk i+1; then p-1
-    all-gather rounds pass the finished chunks around the ring.
+    """Ring all-reduce (Patarasuk & Yuan 2009; Baidu; Horovod): a :func:`reduce_scatter`
+    (p−1 rounds; node i ends with the full sum of chunk i+1), then an :func:`all_gather`
+    (p−1 rounds passing the finished chunks around the ring) — literally their rounds,
+    one after the other.
 
     Each node sends 2(p-1)/p·n bytes, the lower bound, whatever p is: bandwidth-optimal.
     The price is 2(p-1) rounds, so the latency term grows linearly with p.
     Errors as :func:`check_node_count`.
     """
     p = check_node_count(p)
-    rounds = []
-    for k in range(p - 1):
-        sends = tuple(Transfer(i, (i + 1) % p, (c, c + 1), "reduce")
-                      for i in range(p) for c in [(i - k) % p])
-        rounds.append(Round(sends, f"reduce-scatter {k + 1}/{p - 1}"))
-    for k in range(p - 1):
-        sends = tuple(Transfer(i, (i + 1) % p, (c, c + 1), "copy")
-                      for i in range(p) for c in [(i + 1 - k) % p])
-        rounds.append(Round(sends, f"all-gather {k + 1}/{p - 1}"))
-    return Plan("ring", p, max(p, 1), tuple(rounds), divide_by=p)
+    return Plan("ring", p, p, reduce_scatter(p).rounds + all_gather(p).rounds, divide_by=p)
+
+
+# --------------------------------------------------------------------------------------
+# broadcast: naive (the root sends everything to everyone), then scatter + all-gather
+# --------------------------------------------------------------------------------------
+
+def broadcast_star(p: int, root: int = 0) -> Plan:
+    """Naive broadcast: the root copies its whole vector to every other node in one round,
+    sending (p−1)·n bytes itself. Errors as :func:`star`."""
+    p = check_node_count(p)
+    root = check_node("root", root, p)
+    sends = tuple(Transfer(root, i, (0, 1), "copy") for i in range(p) if i != root)
+    return Plan("broadcast_star", p, 1, (Round(sends, f"root {root} sends all"),) if sends
+                else ())
+
+
+def broadcast(p: int, root: int = 0) -> Plan:
+    """Broadcast for long vectors, scatter then all-gather (van de Geijn's algorithm, as
+    MPICH uses it: Thakur et al. 2005): the root sends node i its shard, chunk
+    (i + 1) mod p, in one round, then the :func:`all_gather` rounds complete every node.
+    The root sends 2(p−1)/p·n bytes instead of the star's (p−1)·n, every other node
+    (p−1)/p·n, at p − 1 more rounds. Errors as :func:`star`."""
+    p = check_node_count(p)
+    root = check_node("root", root, p)
+    scatter = tuple(Transfer(root, i, (ring_shard(i, p), ring_shard(i, p) + 1), "copy")
+                    for i in range(p) if i != root)
+    first = (Round(scatter, f"root {root} scatters"),) if scatter else ()
+    return Plan("broadcast", p, p, first + all_gather(p).rounds)
+
+
+def point_to_point(p: int, src: int, dst: int) -> Plan:
+    """One message: node ``src`` copies its whole vector to node ``dst`` (MPI's send and
+    receive, as a plan; a pipeline stage passing activations on). ``ValueError`` for a
+    node outside 0 … p−1 or ``src == dst``."""
+    p = check_node_count(p)
+    src, dst = check_node("src", src, p), check_node("dst", dst, p)
+    if src == dst:
+        raise ValueError(f"src and dst must be different nodes, got {src} for both")
+    return Plan("point_to_point", p, 1, (Round((Transfer(src, dst, (0, 1), "copy"),),
+                                               f"{src} sends to {dst}"),))
 
 
 # --------------------------------------------------------------------------------------
