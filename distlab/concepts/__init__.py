@@ -4,7 +4,7 @@ Plans (all-reduce algorithms as rounds of transfers; the sharded parameter serve
 their cost (rounds, bytes, α-β time), the averaging kernel every engine applies, the
 discrete-event simulator (virtual time, a seeded network, faults), linearizability and
 session guarantees, availability, model sizing and per-device memory, ZeRO, tensor and
-pipeline parallelism, scaling laws, per-task overhead, partitioning and scheduling, and the
+pipeline parallelism, projections of one training step, scaling laws, per-task overhead, partitioning and scheduling, and the
 darts of chapter 00.
 
 May import: numpy, pandas, the standard library, ``distlab.checks`` and each other.
