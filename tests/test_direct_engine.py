@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distlab.concepts.cost import lower_bound_bytes
-from distlab.concepts.kernel import run_plan
+from distlab.concepts.kernel import SumOverflow, run_plan, scale_exponent
 from distlab.engines.allreduce import ALGORITHMS, EXACT_ALGORITHMS, allreduce, make_plan
 from distlab.engines.direct_fast_buffer import NodeBuffer
 from distlab.engines.direct_fast_call import message_counts
@@ -21,9 +21,17 @@ DIRECT_ENGINES = ("direct", "direct_naive")
 
 def emulate(plan, buffers, dtype=np.float64):
     """The engine's node steps run round by round in one process: every node's messages
-    of a round are read before any node applies its own (the plan's semantics)."""
+    of a round are read before any node applies its own (the plan's semantics); again,
+    scaled, when a sum overflows (as the engine does)."""
+    try:
+        return emulate_run(plan, buffers, dtype, 0)
+    except SumOverflow:
+        return emulate_run(plan, buffers, dtype, scale_exponent(plan.n_nodes))
+
+
+def emulate_run(plan, buffers, dtype, scale):
     on_worker = plan_from(plan)
-    nodes = {i: NodeBuffer(b, dtype, plan.blocks, plan.divide_by)
+    nodes = {i: NodeBuffer(b, dtype, plan.blocks, plan.divide_by, scale)
              for i, b in enumerate(buffers)}
     steps = {i: {s.round: s for s in on_worker.node(i)} for i in nodes}
     for k in range(plan.n_rounds):
@@ -52,6 +60,25 @@ def test_node_steps_give_the_plain_kernels_bits(algorithm, p, n, seed):
     expected, _ = run_plan(plan, values, np.float64)
     got = emulate(plan, [np.asarray(v) for v in values])
     assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+
+
+@settings(max_examples=80, deadline=None)
+@given(algorithm=st.sampled_from(EXACT_ALGORITHMS), p=st.integers(1, 9), n=st.integers(1, 12),
+       seed=st.integers(0, 2**16), float32=st.booleans())
+def test_node_steps_give_the_kernels_bits_where_sums_overflow(algorithm, p, n, seed, float32):
+    """At the top of the range, where the kernel runs the plan again scaled, the fast
+    variant (scaled the same way, divided early and scaled back there) agrees bit for
+    bit, and every mean is finite."""
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(seed)
+    top = np.finfo(dtype).max
+    values = [(rng.uniform(-0.2, 1.0, n) * rng.choice([1.0, 1e-20], n)).astype(dtype) * top
+              for _ in range(p)]
+    plan = make_plan(algorithm, p)
+    expected, _ = run_plan(plan, values, dtype)
+    got = emulate(plan, values, dtype)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+    assert all(np.all(np.isfinite(b)) for b in got)
 
 
 @pytest.mark.parametrize("algorithm", EXACT_ALGORITHMS)

@@ -3,13 +3,14 @@
 (The fast direct engine's in-place variant, NodeBuffer, is checked the same way in
 tests/test_direct_engine.py.)"""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distlab.concepts.gossip import GOSSIP_ALGORITHMS
-from distlab.concepts.kernel import (apply_incoming, extract, finish, incoming_by_node,
-    mix_layout, mix_round, run_plan, specs_for)
-from distlab.engines.algorithms import ALGORITHMS, make_plan
+from distlab.concepts.kernel import (SumOverflow, apply_incoming, extract, finish,
+    incoming_by_node, mix_layout, mix_round, run_plan, scale_exponent, scale_up, specs_for)
+from distlab.engines.algorithms import ALGORITHMS, EXACT_ALGORITHMS, make_plan
 
 
 def plain_run(plan, buffers, dtype):
@@ -59,3 +60,18 @@ def test_mix_round_is_apply_incoming_node_by_node(algorithm, p, n, seed):
 def test_only_whole_vector_mixing_rounds_are_vectorised():
     assert mix_layout(make_plan("ring", 4).rounds[0], 4, np.float64) is None
     assert mix_layout(make_plan("gossip_ring", 4).rounds[0], 1, np.float64) is not None
+
+
+@pytest.mark.parametrize("algorithm", EXACT_ALGORITHMS)
+def test_run_plan_runs_again_scaled_when_a_sum_overflows(algorithm):
+    """The plain kernel raises where a sum overflows; run_plan then gives the plain run on
+    the inputs times 2^-k, scaled back: the same operations, so the same bits."""
+    values = [np.float32([3e38, 1]), np.float32([3e38, 2]), np.float32([-1.5e38, 3])]
+    plan = make_plan(algorithm, 3)
+    with pytest.raises(SumOverflow):
+        plain_run(plan, values, np.float32)
+    k = scale_exponent(3)
+    scaled = plain_run(plan, [v * np.float32(2.0 ** -k) for v in values], np.float32)
+    got, _ = run_plan(plan, values, np.float32)
+    assert all(np.array_equal(a, scale_up(b, k)) for a, b in zip(got, scaled))
+    assert all(np.all(np.isfinite(a)) for a in got)

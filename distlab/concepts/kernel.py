@@ -8,6 +8,20 @@ with the simulator to the last bit, which the tests assert. Nothing here mutates
 inputs: a node's new buffer is always a fresh array (a Dask worker may still hold the old
 one).
 
+Overflow. Exact algorithms sum before they divide, so finite values whose mean is finite can
+overflow on the way: float32 ``[3e38, 3e38, -1.5e38]`` sums to infinity. Every "reduce"
+checks numpy's overflow flag (:func:`checked_add`, no extra pass) and raises
+:class:`SumOverflow`; the plan then runs again from the start with every input scaled by
+2^-k, k = :func:`scale_exponent` (N) = ⌈log₂ N⌉ + 1, which keeps every partial sum below half
+the largest finite value, and the mean is scaled back by 2^k (:func:`finish`). Scaling by
+a power of two is exact away from subnormals (IEEE 754-2019, §5.3.3 scaleB; the same
+device as LAPACK's scaled norms, Anderson et al., *LAPACK Users' Guide*, 3rd ed., 1999), so
+the scaled run gives the unscaled bits wherever those were finite. Whether to rerun
+depends only on the sums, which are the same operations on every engine, so every engine
+reruns alike and still agrees to the last bit; a run that does not overflow is unchanged.
+Plans without a final division (gossip, whose mixing cannot overflow but by rounding at
+the very top of the range, and sums) are not checked.
+
 Faster variants are allowed only beside the plain function they replace, with a test that
 they agree with it bit for bit (tests/test_kernel.py):
 
@@ -20,6 +34,50 @@ from __future__ import annotations
 import numpy as np
 
 from distlab.concepts.plans import Plan
+
+
+class SumOverflow(ArithmeticError):
+    """A sum of finite values left the range of its dtype (see the module's docstring)."""
+
+
+def scale_exponent(n_nodes: int) -> int:
+    """k = ⌈log₂ N⌉ + 1: inputs scaled by 2^-k keep any sum of ``n_nodes`` of them below
+    half the dtype's largest finite value, whatever the inputs (all finite)."""
+    return (max(1, int(n_nodes)) - 1).bit_length() + 1
+
+
+def checked_add(a, b, out=None, guard: bool = True) -> np.ndarray:
+    """``a + b`` (into ``out``), as numpy rounds it; with ``guard``, raises
+    :class:`SumOverflow` instead of returning ±inf when finite values overflow."""
+    if not guard:
+        return np.add(a, b, out=out)
+    with np.errstate(over="raise"):
+        try:
+            return np.add(a, b, out=out)
+        except FloatingPointError:
+            raise SumOverflow("a partial sum overflowed; the plan runs again scaled") \
+                from None
+
+
+def scale_down(value, scale: int, dtype) -> np.ndarray:
+    """A node's input as a flat array of ``dtype`` times 2^-``scale`` (a new array), or
+    just :func:`flat` of it when ``scale`` is 0."""
+    value = flat(value, dtype)
+    if not scale:
+        return value
+    return value * np.asarray(2.0 ** -scale, dtype=value.dtype)
+
+
+def scale_up(buffer: np.ndarray, scale: int) -> np.ndarray:
+    """Undo :func:`scale_down` on a mean, in place: times 2^``scale``, clipped to the
+    largest finite value (a mean of finite values is finite; rounding at the very top of
+    the range could otherwise carry it over). Returns ``buffer``."""
+    if scale:
+        with np.errstate(over="ignore"):
+            np.multiply(buffer, np.asarray(2.0 ** scale, dtype=buffer.dtype), out=buffer)
+        top = np.finfo(buffer.dtype).max
+        np.clip(buffer, -top, top, out=buffer)
+    return buffer
 
 
 def block_bounds(n: int, blocks: int) -> np.ndarray:
@@ -42,15 +100,17 @@ def extract(buffer, lo: int, hi: int, blocks: int, dtype) -> np.ndarray:
     return buffer[bounds[lo]:bounds[hi]].copy()
 
 
-def apply_incoming(own, specs, messages, blocks: int, dtype, finish_with=None) -> np.ndarray:
+def apply_incoming(own, specs, messages, blocks: int, dtype, finish_with=None,
+                   guard: bool = True) -> np.ndarray:
     """A node's buffer after a round: ``specs`` are ``(op, lo, hi, weight)`` in source
     order and ``messages`` the chunks received, each either exactly the chunk or the
     sender's whole buffer (the engines skip the extraction when the chunk is everything).
-    ``finish_with = (divide_by, shape)`` also does the final local step (:func:`finish`),
-    which saves the task engine one task per node.
+    ``finish_with = (divide_by, shape[, scale])`` also does the final local step
+    (:func:`finish`), which saves the task engine one task per node. ``guard``: check the
+    sums for overflow (plans that divide at the end; see :func:`checked_add`).
 
     Raises ``ValueError`` for a message of neither size (the nodes' values differ in
-    size) and for an unknown op.
+    size) and for an unknown op, :class:`SumOverflow` when a guarded sum overflows.
     """
     own = flat(own, dtype)
     bounds = block_bounds(len(own), blocks)
@@ -65,7 +125,7 @@ def apply_incoming(own, specs, messages, blocks: int, dtype, finish_with=None) -
                                  f"elements received a buffer of {len(message)}")
             message = message[a:b]
         if op == "reduce":
-            new[a:b] = new[a:b] + message
+            new[a:b] = checked_add(new[a:b], message, guard=guard)
         elif op == "copy":
             new[a:b] = message
         elif op == "mix":
@@ -79,18 +139,20 @@ def apply_incoming(own, specs, messages, blocks: int, dtype, finish_with=None) -
             acc = acc + w * message
         new[a:b] = acc
     if finish_with is not None:
-        return finish(new, finish_with[0], finish_with[1], dtype)
+        divide_by, shape, *scale = finish_with
+        return finish(new, divide_by, shape, dtype, *scale)
     return new
 
 
-def finish(buffer, divide_by: int | None, shape: tuple, dtype) -> np.ndarray:
-    """The final local step: the sum divided by N (exact algorithms), in the node's shape."""
+def finish(buffer, divide_by: int | None, shape: tuple, dtype, scale: int = 0) -> np.ndarray:
+    """The final local step: the sum divided by N (exact algorithms), scaled back by
+    2^``scale`` in a scaled run (:func:`scale_up`), in the node's shape (a new array)."""
     buffer = flat(buffer, dtype)
     if divide_by is not None:
         buffer = buffer / np.asarray(divide_by, dtype=dtype)
     else:
         buffer = buffer.copy()
-    return buffer.reshape(shape)
+    return scale_up(buffer, scale).reshape(shape)
 
 
 def specs_for(transfers) -> list[tuple[str, int, int, float]]:
@@ -112,14 +174,24 @@ def run_plan(plan: Plan, buffers: list[np.ndarray], dtype, record: bool = False)
     Every round reads all messages from the buffers as they stood at the start of the
     round, then applies them with :func:`apply_incoming` (a round in which every node
     mixes whole vectors, gossip's, with :func:`mix_round`, which gives the same bits).
+    When a sum overflows, the plan runs again scaled (see the module's docstring).
     Returns the final flat buffers (after the divide-by-N step for exact algorithms) and,
     with ``record``, the list of node-by-element snapshots: the start, after each round,
-    and after the final local step when there is one (else ``None``). Raises
-    ``ValueError`` when the plan is for another number of nodes.
+    and after the final local step when there is one (else ``None``); in a scaled run
+    every snapshot but the last holds the values times 2^-k. Raises ``ValueError`` when
+    the plan is for another number of nodes.
     """
     if len(buffers) != plan.n_nodes:
         raise ValueError(f"the plan is for {plan.n_nodes} nodes, got {len(buffers)} buffers")
-    current = list(buffers)
+    guard = plan.divide_by is not None
+    try:
+        return _run(plan, buffers, dtype, record, 0, guard)
+    except SumOverflow:
+        return _run(plan, buffers, dtype, record, scale_exponent(plan.n_nodes), guard)
+
+
+def _run(plan: Plan, buffers: list, dtype, record: bool, scale: int, guard: bool):
+    current = [scale_down(b, scale, dtype) for b in buffers]
     snapshots = [np.stack(current)] if record else None
     layouts = {}                  # gossip repeats one set of transfers: lay it out once
     for rnd in plan.rounds:
@@ -134,11 +206,11 @@ def run_plan(plan: Plan, buffers: list[np.ndarray], dtype, record: bool = False)
                 messages = [extract(current[t.src], *t.chunk, plan.blocks, dtype)
                             for t in transfers]
                 after[dst] = apply_incoming(current[dst], specs_for(transfers), messages,
-                                            plan.blocks, dtype)
+                                            plan.blocks, dtype, guard=guard)
             current = after
         if record:
             snapshots.append(np.stack(current))
-    final = [finish(b, plan.divide_by, (len(b),), dtype) for b in current]
+    final = [finish(b, plan.divide_by, (len(b),), dtype, scale) for b in current]
     if record and plan.divide_by is not None:
         snapshots.append(np.stack(final))
     return final, snapshots

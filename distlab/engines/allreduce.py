@@ -25,13 +25,13 @@ from distlab.engines.direct import DirectNaive
 from distlab.engines.direct_fast_call import DirectFast
 from distlab.engines.inputs import check_value_list, local_inputs
 from distlab.engines.placement import check_futures, place
-from distlab.engines.result import AllreduceResult, Engine
+from distlab.engines.result import AllreduceResult, Engine, WorkerLost
 from distlab.engines.simulator import Simulator
 from distlab.engines.tasks import Tasks
 from distlab.engines.workers import check_client
 
-__all__ = ["ALGORITHMS", "EXACT_ALGORITHMS", "DASK_ENGINES", "AllreduceResult", "allreduce",
-           "check_algorithm", "check_nodes", "make_plan"]
+__all__ = ["ALGORITHMS", "EXACT_ALGORITHMS", "DASK_ENGINES", "AllreduceResult", "WorkerLost",
+           "allreduce", "check_algorithm", "check_nodes", "make_plan"]
 
 #: The engines that run a plan on a Dask cluster, by name; the first is the default.
 DASK_ENGINES = {"direct": DirectFast, "tasks": Tasks, "direct_naive": DirectNaive}
@@ -59,8 +59,12 @@ def allreduce(values, algorithm: str = "ring", client=None, *,
 
     With plain values the result's ``values`` are filled at once. With future inputs the
     results stay on the cluster in ``result.futures`` and ``values`` gathers them on first
-    access. Inputs are never modified. Raises ``TypeError`` / ``ValueError`` for a bad
-    argument or input (naming it), ``RuntimeError`` when the cluster fails the call.
+    access. Inputs are never modified. Finite inputs give a finite mean even where their
+    sum overflows (the plan runs again scaled, :mod:`distlab.concepts.kernel`). Raises
+    ``TypeError`` / ``ValueError`` for a bad argument or input (naming it),
+    :class:`~distlab.engines.result.WorkerLost` (a ``RuntimeError``) naming the worker
+    when one holding nodes leaves the cluster during the call, within seconds, and
+    ``RuntimeError`` when the cluster fails the call otherwise.
     """
     check_algorithm(algorithm)
     check_options(tolerance, seed, self_weight)

@@ -14,6 +14,7 @@ Public API used elsewhere is not wrapped: ``WorkerPlugin`` and ``client.register
 """
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from distributed import Future
@@ -66,6 +67,22 @@ def raw_stream(comm):
     return getattr(comm, "stream", None)
 
 
+async def read_raw(comm, view: memoryview) -> None:
+    # reads the raw bytes that follow a header on comm's stream. When the connection
+    # closes midway (the sender was killed), raise CommClosedError, on which Dask's
+    # server loop drops the comm: tornado's own error would let the loop read on from
+    # the half-filled buffer (a TypeError in distributed.comm.tcp.read, logged as "Task
+    # exception was never retrieved")
+    from distributed.comm.core import CommClosedError
+    stream = raw_stream(comm)
+    try:
+        for a in range(0, len(view), 2**30):
+            await stream.read_into(view[a:a + 2**30])
+    except OSError as exc:                   # tornado's StreamClosedError
+        comm.abort()
+        raise CommClosedError(f"{comm}: closed in the middle of raw bytes") from exc
+
+
 def serialized(value):
     # marks a value for Dask's serialisation (numpy arrays travel as out-of-band frames);
     # to_serialize is Dask's own protocol helper, not part of its documented API
@@ -104,8 +121,37 @@ def store(worker, data: dict, stimulus_id: str) -> None:
 async def register(client, keys: list, homes: list, nbytes: int) -> None:
     # tells the scheduler who holds these keys and that this client wants them, the
     # message client.scatter(direct=True) sends; must reach it before the workers store them
-    await client.scheduler.update_data(who_has={k: [h] for k, h in zip(keys, homes)},
-                                       nbytes={k: nbytes for k in keys}, client=client.id)
+    who_has = {k: [h] for k, h in zip(keys, homes)}
+    try:
+        await client.scheduler.update_data(who_has=who_has, nbytes={k: nbytes for k in keys},
+                                           client=client.id)
+    except Exception:
+        # a home left the cluster first: the scheduler made the keys up to it but left
+        # them wanted by no client, where no release reaches them; name only the homes
+        # still there, so that this client wants every key and release() forgets them
+        alive = await scheduler_workers(client)
+        await client.scheduler.update_data(
+            who_has={k: [h for h in w if h in alive] for k, w in who_has.items()},
+            nbytes={k: nbytes for k in keys}, client=client.id)
+
+
+async def scheduler_workers(sender) -> set:
+    # the workers the scheduler has now, asked from a worker or the client's loop: the
+    # scheduler's "ncores" handler (what client.nthreads() calls); a worker has no public
+    # way to ask, and the client's own is blocking
+    return set(await sender.scheduler.ncores())
+
+
+async def lost_workers(sender, addresses, wait: float) -> set:
+    # which of addresses the scheduler no longer has, asked from a worker or the client's
+    # loop and polled for up to wait seconds until one is missing (the scheduler learns
+    # of a killed worker when its connection closes)
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        gone = set(addresses) - await scheduler_workers(sender)
+        if gone or asyncio.get_running_loop().time() >= deadline:
+            return gone
+        await asyncio.sleep(0.05)
 
 
 def set_nbytes(client, keys: list, homes: list, nbytes: int) -> None:

@@ -24,9 +24,11 @@ plan travels pickled with every call, and future inputs are described where they
 before the call (one more round trip). :mod:`~distlab.engines.direct_fast` removes these
 costs one idea at a time; its docstring has the measurements.
 
-Failure: a node that waits longer than ``timeout`` seconds for a message fails, and the
-call with it; the other nodes of the call fail when their own wait runs out (the fast
-engine tells them at once).
+Failure (:mod:`~distlab.engines.direct_call`): a node that fails ends the call on every
+worker at once, and so does the client when a worker's connection closes, or a worker
+that finds a worker of the call gone from the cluster; a node that waits longer than
+``timeout`` seconds for a message fails. When a sum overflows, the client runs the call
+again, scaled (:mod:`distlab.concepts.kernel`).
 """
 from __future__ import annotations
 
@@ -37,62 +39,59 @@ import numpy as np
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from distlab.concepts.cost import Network
-from distlab.concepts.kernel import apply_incoming, extract, finish, flat, specs_for
+from distlab.concepts.kernel import (apply_incoming, extract, finish, scale_down,
+    scale_exponent, specs_for)
 from distlab.concepts.plans import Plan
 from distlab.engines import dask_private
-from distlab.engines.direct_call import (DirectEngine, DirectError, as_builtin, install,
-    read_input)
+from distlab.engines.direct_call import (Aborted, DirectEngine, DirectError, Mailbox,
+    Runner, as_builtin, install, status_of)
 from distlab.engines.inputs import Inputs
-from distlab.engines.placement import describe
+from distlab.engines.placement import describe, read_input
 from distlab.engines.result import AllreduceResult
 
-RUN, PUT = "distlab_naive_run", "distlab_naive_put"
+RUN, PUT, ABORT = "distlab_naive_run", "distlab_naive_put", "distlab_naive_abort"
 
 
-class NaiveRunner:
-    """One per worker: runs the nodes that live there, and is their mailbox: it keeps
-    the chunks that arrive for them, by (call, round, transfer index), until taken."""
+class NaiveRunner(Runner):
+    """One per worker: runs the nodes that live there; its mailbox keeps the chunks that
+    arrive for them, by (call, round, transfer index), until taken."""
+    abort_op = ABORT
 
     def __init__(self, worker):
-        self.worker = worker
-        self.slots: dict[tuple, asyncio.Future] = {}
-
-    def _slot(self, key: tuple) -> asyncio.Future:
-        if key not in self.slots:          # the chunk may come before its node asks
-            self.slots[key] = asyncio.get_running_loop().create_future()
-        return self.slots[key]
+        super().__init__(worker, Mailbox())
 
     def put(self, key, data) -> None:
         """Handler: a chunk arrives."""
-        self._slot(tuple(key)).set_result(data)
+        self.mailbox.deliver(tuple(key), data)
 
     async def take(self, key: tuple, timeout: float):
         try:
-            return await asyncio.wait_for(self._slot(key), timeout)
+            return await asyncio.wait_for(self.mailbox.slot(key), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(f"no chunk for round {key[1]} within {timeout:g} s") \
                 from None
         finally:
-            self.slots.pop(key, None)
+            self.mailbox.slots.pop(key, None)
 
-    async def run(self, call, plan, nodes, peers, dtype, shape, keys, timeout):
+    async def run(self, call, plan, nodes, peers, dtype, shape, keys, timeout, scale=0):
         """Handler: run ``plan`` for ``nodes`` ({node: input source}) living here, the
-        others living at ``peers[node]``; store node i's result under ``keys[i]``. Returns
-        per node the bytes it sent and its seconds, or the first error."""
+        others living at ``peers[node]``, scaled by 2^-``scale``; store node i's result
+        under ``keys[i]``. Returns per node the bytes it sent and its seconds, or the
+        first error (after ending the call on every worker)."""
+        if call in self.mailbox.dead:
+            return {"status": "aborted", "message": self.mailbox.dead[call]}
         try:
             inputs = {int(i): await read_input(self.worker, s) for i, s in nodes.items()}
-            outcome = await asyncio.gather(
-                *[self.run_node(call, plan, i, value, peers, np.dtype(dtype), tuple(shape),
-                                timeout) for i, value in inputs.items()],
-                return_exceptions=True)
         except Exception as exc:                     # e.g. an input no worker holds
-            outcome = [exc]
+            await self.abort_everywhere(call, peers, f"{type(exc).__name__}: {exc}")
+            return status_of(exc, self.mailbox, call)
+        outcome = await self.run_nodes(call, peers, [
+            self.run_node(call, plan, i, value, peers, np.dtype(dtype), tuple(shape),
+                          timeout, scale) for i, value in inputs.items()])
         errors = [o for o in outcome if isinstance(o, BaseException)]
         if errors:
-            for key in [k for k in self.slots if k[0] == call]:
-                self.slots.pop(key)
-            first = errors[0]
-            return {"status": "error", "message": f"{type(first).__name__}: {first}"}
+            first = next((e for e in errors if not isinstance(e, Aborted)), errors[0])
+            return status_of(first, self.mailbox, call)
         done = dict(zip(inputs, outcome))
         dask_private.store(self.worker, {keys[i]: r for i, (r, _, _) in done.items()},
                            stimulus_id=f"distlab-naive-{call}")
@@ -100,10 +99,11 @@ class NaiveRunner:
                 "seconds": {i: t for i, (_, _, t) in done.items()}}
 
     async def run_node(self, call, plan: Plan, node: int, value, peers, dtype, shape,
-                       timeout):
+                       timeout, scale=0):
         """Node ``node``'s part of the plan: its result, the bytes it sent, its seconds."""
         start = time.perf_counter()
-        buffer = flat(value, dtype)
+        buffer = scale_down(value, scale, dtype)
+        guard = plan.divide_by is not None
         sent = 0
         for k, rnd in enumerate(plan.rounds):
             for j, t in enumerate(rnd.transfers):
@@ -120,9 +120,9 @@ class NaiveRunner:
             if incoming:
                 chunks = [await self.take((call, k, j), timeout) for j, _ in incoming]
                 buffer = apply_incoming(buffer, specs_for([t for _, t in incoming]), chunks,
-                                        plan.blocks, dtype)
+                                        plan.blocks, dtype, guard=guard)
         seconds = time.perf_counter() - start
-        return finish(buffer, plan.divide_by, shape, dtype), sent, seconds
+        return finish(buffer, plan.divide_by, shape, dtype, scale), sent, seconds
 
 
 class NaiveDirectPlugin(WorkerPlugin):
@@ -132,10 +132,14 @@ class NaiveDirectPlugin(WorkerPlugin):
 
     def setup(self, worker):
         runner = NaiveRunner(worker)
-        dask_private.add_handlers(worker, {RUN: runner.run, PUT: runner.put})
+        dask_private.add_handlers(worker, {RUN: runner.run, PUT: runner.put,
+                                           ABORT: runner.mailbox.abort})
 
     def teardown(self, worker):
-        dask_private.remove_handlers(worker, (RUN, PUT))
+        runner = getattr(dask_private.handler_of(worker, RUN), "__self__", None)
+        if isinstance(runner, NaiveRunner):
+            runner.close()
+        dask_private.remove_handlers(worker, (RUN, PUT, ABORT))
 
 
 class DirectNaive(DirectEngine):
@@ -145,13 +149,18 @@ class DirectNaive(DirectEngine):
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
         """Future inputs are described first, where they live
         (:func:`~distlab.engines.placement.describe`); ``wall_time`` starts when the call
-        is sent. A bad input raises ``TypeError`` / ``ValueError``, a worker's failure
-        ``RuntimeError``."""
+        is sent (a scaled rerun counts alone). A bad input raises ``TypeError`` /
+        ``ValueError``, a worker that left the cluster
+        :class:`~distlab.engines.result.WorkerLost`, any other failure ``RuntimeError``."""
         install(self.client, NaiveDirectPlugin())
         inputs = describe(self.client, inputs)
-        try:
-            replies, futures, wall = self.call(RUN, plan, dask_private.pickled(plan),
-                                               inputs)
-        except DirectError as error:
-            raise as_builtin(error) from None
-        return self.result(plan, inputs, network, replies, futures, wall)
+        scale = 0
+        while True:
+            try:
+                replies, futures, wall = self.call(RUN, plan, dask_private.pickled(plan),
+                                                   inputs, ABORT, scale=scale)
+                return self.result(plan, inputs, network, replies, futures, wall)
+            except DirectError as error:
+                if error.kind != "rescale" or scale:
+                    raise as_builtin(error) from None
+                scale = scale_exponent(plan.n_nodes)

@@ -41,25 +41,31 @@ of ``tests/time_direct_engines.py`` on a shared 2-core box:
 7. **The buffer pool.** Other large chunks are read into receive buffers the worker
    reuses: a fresh 32 MiB buffer would cost 1.9 ms of page faults every time.
 
-Failure: a node whose input is not what the call needs (real, finite, of the shape and
-dtype given) aborts the call on every worker taking part; so does the client when a
-worker does not answer. A node that waits longer than ``timeout`` seconds for a message
-fails instead of hanging. No result of a failed call is kept.
+Failure (:mod:`~distlab.engines.direct_call`): a node whose input is not what the call
+needs (real, finite, of the shape and dtype given), or whose peer called another
+collective (``plan_tag``), or whose sum overflows, ends the call on every worker taking
+part; so does the client when a worker's connection closes, and a worker that finds a
+worker of the call gone from the cluster. A node that waits longer than ``timeout``
+seconds for a message fails instead of hanging. No result of a failed call is kept. When
+a sum overflowed, the call runs again scaled (:mod:`distlab.concepts.kernel`): the client
+calls again, SPMD ranks do it themselves.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 
 import numpy as np
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from distlab.concepts.kernel import SumOverflow, scale_exponent
 from distlab.engines import dask_private
-from distlab.engines.direct_call import DEFAULT_TIMEOUT, read_input
+from distlab.engines.direct_call import (DEFAULT_TIMEOUT, RESCALE, Aborted, Runner,
+    abort_reason, status_of)
 from distlab.engines.direct_fast_buffer import NodeBuffer, check_value
 from distlab.engines.direct_fast_plan import PlanOnWorker, plan_from
-from distlab.engines.direct_fast_wire import PUT, STREAM, Aborted, Wire
+from distlab.engines.direct_fast_wire import PUT, STREAM, Wire
 from distlab.engines.inputs import working_dtype
+from distlab.engines.placement import read_input
 
 #: The worker handlers this engine adds (its plugin installs them).
 CALL, ABORT = "distlab_allreduce", "distlab_allreduce_abort"
@@ -67,27 +73,30 @@ HANDLERS = (CALL, PUT, STREAM, ABORT)
 
 
 class Mismatch(Exception):
-    """Nodes of one call hold values of different sizes (the client says which)."""
+    """Nodes of one call hold values of different sizes or dtypes (the client finds the
+    common dtype, or says which shapes differ)."""
 
 
-class NodeRunner:
+class NodeRunner(Runner):
     """One per worker: runs the nodes that live there, over the worker's :class:`Wire`."""
+    abort_op = ABORT
 
     def __init__(self, worker):
-        self.worker = worker
         self.wire = Wire(worker)
+        super().__init__(worker, self.wire)
 
     async def run_call(self, call, plan, nodes, peers, dtype, shape, keys, verify=True,
-                       timeout=DEFAULT_TIMEOUT):
-        """Handler: run the plan for ``nodes`` ({node: input source}) living here; the
-        others live at ``peers[node]``. Results go to this worker's memory under
-        ``keys[node]``. ``shape`` and ``dtype`` ``None``: each node takes its input's
-        own, and the reply says which (``shapes``, ``dtypes``). Returns per node the bytes
-        it sent and its seconds, or the first error (after aborting the call everywhere):
-        status "type" / "value" (a bad input), "mismatch" (nodes of different sizes, or
-        not of the given shape and dtype), "error" or "aborted"."""
+                       timeout=DEFAULT_TIMEOUT, scale=0):
+        """Handler: run the plan for ``nodes`` ({node: input source}) living here, scaled
+        by 2^-``scale``; the others live at ``peers[node]``. Results go to this worker's
+        memory under ``keys[node]``. ``shape`` and ``dtype`` ``None``: each node takes its
+        input's own, and the reply says which (``shapes``, ``dtypes``). Returns per node
+        the bytes it sent and its seconds, or the first error (after ending the call
+        everywhere): status "type" / "value" (a bad input), "mismatch" (nodes of
+        different sizes, or not of the given shape and dtype), "rescale" (a sum
+        overflowed), "error" or "aborted"."""
         if call in self.wire.dead:
-            return {"status": "aborted", "message": self.wire.dead[call]}
+            return status_of(Aborted(self.wire.dead[call]), self.wire, call)
         plan = plan_from(plan)
         try:
             inputs = {int(i): await read_input(self.worker, s) for i, s in nodes.items()}
@@ -97,22 +106,19 @@ class NodeRunner:
                     if problem:
                         await self.abort_everywhere(call, peers, problem[1])
                         return {"status": problem[0], "message": problem[1]}
-            meta = {i: (np.shape(v), working_dtype([np.asarray(v).dtype]))
-                    if shape is None else (tuple(shape), np.dtype(dtype))
-                    for i, v in inputs.items()}
-            outcome = await asyncio.gather(
-                *[self._run_node(call, plan, i, value, peers, meta[i][1], meta[i][0],
-                                 timeout, Mismatch) for i, value in inputs.items()],
-                return_exceptions=True)
         except Exception as exc:                     # e.g. an input no worker holds
-            inputs, outcome = {}, [exc]
+            await self.abort_everywhere(call, peers, abort_reason(exc))
+            return status_of(exc, self.wire, call)
+        meta = {i: (np.shape(v), working_dtype([np.asarray(v).dtype]))
+                if shape is None else (tuple(shape), np.dtype(dtype))
+                for i, v in inputs.items()}
+        outcome = await self.run_nodes(call, peers, [
+            self._run_node(call, plan, i, value, peers, meta[i][1], meta[i][0], timeout,
+                           Mismatch, scale, "node") for i, value in inputs.items()])
         errors = [o for o in outcome if isinstance(o, BaseException)]
         if errors:
             first = next((e for e in errors if not isinstance(e, Aborted)), errors[0])
-            if not isinstance(first, Aborted):
-                await self.abort_everywhere(call, peers, repr(first))
-            status = {Aborted: "aborted", Mismatch: "mismatch"}.get(type(first), "error")
-            return {"status": status, "message": f"{type(first).__name__}: {first}"}
+            return status_of(first, self.wire, call, Mismatch)
         results = dict(zip(inputs, outcome))
         dask_private.store(self.worker, {keys[i]: r[0] for i, r in results.items()},
                            stimulus_id=f"distlab-allreduce-{call}")
@@ -124,30 +130,34 @@ class NodeRunner:
     async def run_rank(self, call, plan, node, value, peers, dtype, shape, timeout):
         """One rank's part of a call made on the workers themselves (see
         :mod:`~distlab.engines.spmd`): node ``node``'s result, bytes sent and seconds.
-        A failure here aborts the call on every rank."""
-        if call in self.wire.dead:
-            raise Aborted(self.wire.dead[call])
-        try:
-            return await self._run_node(call, plan, node, value, peers, np.dtype(dtype),
-                                        shape, timeout, ValueError)
-        except Aborted:
-            raise
-        except Exception as exc:
-            await self.abort_everywhere(call, peers, f"rank {node}: {exc!r}")
-            raise
+        A failure here ends the call on every rank. When a sum overflows, every rank runs
+        the call again, scaled, as ``call + "-scaled"``."""
+        scale = scale_exponent(plan.plan.n_nodes)
+        if self.wire.dead.get(call) != RESCALE:
+            if call in self.wire.dead:
+                raise Aborted(self.wire.dead[call])
+            try:
+                return await self._rank(call, plan, node, value, peers, dtype, shape,
+                                        timeout, 0)
+            except (SumOverflow, Aborted):
+                if self.wire.dead.get(call) != RESCALE:
+                    raise
+        return await self._rank(f"{call}-scaled", plan, node, value, peers, dtype, shape,
+                                timeout, scale)
 
-    async def abort_everywhere(self, call, peers, reason):
-        self.wire.abort(call, reason)
-        others = sorted(set(peers) - {self.worker.address})
-        await asyncio.gather(*[dask_private.call(self.worker, w, ABORT, call=call,
-                                                 reason=reason, reply=False)
-                               for w in others], return_exceptions=True)
+    async def _rank(self, call, plan, node, value, peers, dtype, shape, timeout, scale):
+        (outcome,) = await self.run_nodes(call, peers, [self._run_node(
+            call, plan, node, value, peers, np.dtype(dtype), shape, timeout, ValueError,
+            scale, "rank")])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     async def _run_node(self, call, plan: PlanOnWorker, node, value, peers, dtype, shape,
-                        timeout, mismatch):
+                        timeout, mismatch, scale, who):
         start = time.perf_counter()
         wire = self.wire
-        buffer = NodeBuffer(value, dtype, plan.plan.blocks, plan.plan.divide_by)
+        buffer = NodeBuffer(value, dtype, plan.plan.blocks, plan.plan.divide_by, scale)
         sent = 0
         for step in plan.node(node):
             for (t, pair), land in zip(step.incoming, step.land):
@@ -160,23 +170,38 @@ class NodeRunner:
                     chunk = buffer.read(*t.chunk)
                     sent += chunk.nbytes
                     await wire.send(call, step.slot(pair), chunk, peers[t.dst],
-                                    buffer.own.size)
+                                    buffer.own.size, plan.tag)
                 # every send of the round has left before the buffer changes
                 arrived = [await r for r in receiving]
             finally:
                 timer.cancel()
                 wire.done_with(call, slots)
-            for (t, _), (_, _, size) in zip(step.incoming, arrived):
-                if size != buffer.own.size:     # else numpy could broadcast a short chunk
-                    raise mismatch(f"node {node} holds {buffer.own.size} values but node "
-                                   f"{t.src} holds {size}: every node needs the same size")
-            buffer.apply(step, [m for m, _, _ in arrived],
-                         [h == "landed" for _, h, _ in arrived])
-            for message, how, _ in arrived:
+            for (t, _), message in zip(step.incoming, arrived):
+                check_message(message, t.src, node, plan.tag, buffer.own, mismatch, who)
+            buffer.apply(step, [m for m, *_ in arrived],
+                         [how == "landed" for _, how, *_ in arrived])
+            for message, how, *_ in arrived:
                 if how == "pooled" and message is not None:
                     wire.recycle(message)
         result = buffer.finish(shape)
         return result, sent, time.perf_counter() - start
+
+
+def check_message(message, src: int, node: int, tag: str, own: np.ndarray, mismatch,
+                  who: str) -> None:
+    """Raise ``mismatch`` when a message from ``src`` is not one node ``node`` can add (it
+    would otherwise fail with numpy's broadcast error, or worse, add): another
+    collective, another dtype, another vector length."""
+    data, _, size, their_tag = message
+    if their_tag != tag:
+        raise mismatch(f"{who}s called different algorithms: {who} {src} called "
+                       f"{their_tag}, {who} {node} called {tag}")
+    if data is not None and data.dtype != own.dtype:
+        raise mismatch(f"{who}s called with different dtypes: {who} {src} with "
+                       f"{data.dtype}, {who} {node} with {own.dtype}")
+    if size != own.size:
+        raise mismatch(f"{who} {node} holds {own.size} values but {who} {src} holds "
+                       f"{size}: every {who} needs the same size")
 
 
 class FastDirectPlugin(WorkerPlugin):
@@ -191,6 +216,9 @@ class FastDirectPlugin(WorkerPlugin):
             ABORT: runner.wire.abort})
 
     def teardown(self, worker):
+        runner = getattr(dask_private.handler_of(worker, CALL), "__self__", None)
+        if isinstance(runner, NodeRunner):
+            runner.close()
         dask_private.remove_handlers(worker, HANDLERS)
 
 

@@ -7,8 +7,11 @@ writes into one result buffer only the blocks it changes, and adds in place: ``n
 out=r)`` rounds exactly as ``r = a + m`` does, so the bits are the kernel's
 (tests/test_direct_engine.py checks it with hypothesis against the simulator). Blocks whose
 sum is complete are divided by N right where they complete (early division, planned by
-:func:`~distlab.engines.direct_fast_plan.node_steps`). Gossip's "mix" rounds read every
-block's start value, so they go through the plain kernel.
+:func:`~distlab.engines.direct_fast_plan.node_steps`), and, in a run scaled against
+overflow, scaled back right after, as the kernel's ``finish`` does; sums are checked for
+overflow as the kernel checks them (:func:`~distlab.concepts.kernel.checked_add`).
+Gossip's "mix" rounds read every block's start value, so they go through the plain
+kernel.
 
 A node's input is checked here too (:func:`check_value`), on its worker, so the client
 need not fetch or describe it first.
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from distlab.concepts.kernel import apply_incoming, block_bounds, flat
+from distlab.concepts.kernel import (apply_incoming, block_bounds, checked_add, scale_down,
+    scale_up)
 from distlab.engines.direct_fast_plan import Step
 from distlab.engines.inputs import working_dtype
 
@@ -26,10 +30,13 @@ class NodeBuffer:
     """A node's values, copy on write: block b is read from the input until the node first
     changes it, then from the result buffer. The input is never written to. ``divided``
     marks the blocks already divided by N (see
-    :func:`~distlab.engines.direct_fast_plan.node_steps`)."""
+    :func:`~distlab.engines.direct_fast_plan.node_steps`). ``scale``: a run scaled by
+    2^-scale (then the input is a scaled copy)."""
 
-    def __init__(self, value, dtype, blocks: int, divide_by):
-        self.own = flat(value, dtype)                       # a view when already dtype
+    def __init__(self, value, dtype, blocks: int, divide_by, scale: int = 0):
+        self.own = scale_down(value, scale, dtype)          # a view when already dtype
+        self.scale = scale
+        self.guard = divide_by is not None                  # sums checked for overflow
         self.result = np.empty_like(self.own)
         self.bounds = block_bounds(len(self.own), blocks)
         self.written = np.zeros(blocks, dtype=bool)
@@ -64,7 +71,7 @@ class NodeBuffer:
         if any(op == "mix" for op, *_ in specs):          # reads the round's start values
             self._materialise(0, len(self.written))
             self.result = apply_incoming(self.result, specs, messages, len(self.written),
-                                         self.result.dtype)
+                                         self.result.dtype, guard=self.guard)
             return
         for (op, lo, hi, _), message, done, quotient in zip(specs, messages, landed,
                                                             step.arrives_divided):
@@ -75,15 +82,16 @@ class NodeBuffer:
                 self.written[lo:hi] = True
                 self.divided[lo:hi] = False if quotient is None else quotient
             elif not self.written[lo:hi].any():            # new = own + m, straight in
-                np.add(self.own[a:b], message, out=self.result[a:b])
+                checked_add(self.own[a:b], message, self.result[a:b], self.guard)
                 self.written[lo:hi] = True
             else:
                 self._materialise(lo, hi)
-                np.add(self.result[a:b], message, out=self.result[a:b])
+                checked_add(self.result[a:b], message, self.result[a:b], self.guard)
                 self.divided[lo:hi] = False
         for lo, hi in step.divide_after:
             a, b = self._span(lo, hi)
             np.true_divide(self.result[a:b], self.n, out=self.result[a:b])
+            scale_up(self.result[a:b], self.scale)
             self.divided[lo:hi] = True
 
     def finish(self, shape) -> np.ndarray:
@@ -97,6 +105,7 @@ class NodeBuffer:
             elif not self.divided[b]:
                 source = self.result if self.written[b] else self.own
                 np.true_divide(source[a:c], self.n, out=self.result[a:c])
+                scale_up(self.result[a:c], self.scale)
         return self.result.reshape(shape)
 
 

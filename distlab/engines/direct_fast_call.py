@@ -5,13 +5,15 @@ name, :mod:`~distlab.engines.direct_call`) and waits for the replies; the worker
 rest (:mod:`~distlab.engines.direct_fast`). Future inputs are checked on their workers
 during the call, each node taking its input's own shape and dtype; only when the nodes
 report different ones does the client describe the inputs and run again with the common
-dtype (or raise, when the shapes differ).
+dtype (or raise, when the shapes differ); and only when a sum overflowed does it run again
+scaled (:mod:`distlab.concepts.kernel`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from distlab.concepts.cost import Network
+from distlab.concepts.kernel import scale_exponent
 from distlab.concepts.plans import Plan
 from distlab.engines import dask_private
 from distlab.engines.algorithms import rebuild_options
@@ -29,34 +31,39 @@ class DirectFast(DirectEngine):
     name = "direct"
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
-        """``wall_time`` is the call that succeeded (a rerun after a mismatch is not
-        counted). A bad input raises ``TypeError`` / ``ValueError`` as for plain values;
-        any other failure of a worker ``RuntimeError``."""
+        """``wall_time`` is the call that succeeded (a rerun after a mismatch or an
+        overflow is not counted). A bad input raises ``TypeError`` / ``ValueError`` as for
+        plain values; a worker that left the cluster
+        :class:`~distlab.engines.result.WorkerLost`; any other failure ``RuntimeError``."""
         install(self.client, FastDirectPlugin())
         options = rebuild_options(plan)
         spec = dask_private.pickled(plan) if options is None else plan_spec(
             plan.algorithm, plan.n_nodes, **options)
-        try:
-            done = self.checked_call(plan, spec, inputs)
+        scale, done = 0, None
+        while done is None:
+            try:
+                done = self.checked_call(plan, spec, inputs, scale)
+            except DirectError as error:
+                if error.kind != "rescale" or scale:
+                    raise as_builtin(error) from None
+                scale = scale_exponent(plan.n_nodes)       # a sum overflowed
+                continue
             if done is None:               # the nodes' inputs differ in shape or dtype
+                if inputs.shape is not None:   # changed between the check and the call
+                    raise RuntimeError("the inputs changed while the all-reduce ran")
                 inputs = describe(self.client, inputs)
-                done = self.checked_call(plan, spec, inputs)
-            if done is None:               # changed between the check and the call
-                raise RuntimeError("the inputs changed while the all-reduce ran")
-        except DirectError as error:
-            raise as_builtin(error) from None
         inputs, replies, futures, wall = done
         return self.result(plan, inputs, network, replies, futures, wall)
 
-    def checked_call(self, plan: Plan, spec, inputs: Inputs):
+    def checked_call(self, plan: Plan, spec, inputs: Inputs, scale: int = 0):
         """One call, its inputs checked on the workers when their shape and dtype are not
         known yet: the inputs (described), the replies, one future per node and the
         call's seconds; ``None`` when they were not all of one shape and dtype (nothing
-        of the call is kept)."""
+        of the call is kept). ``scale``: run scaled by 2^-scale."""
         known = inputs.shape is not None
         try:
             replies, futures, wall = self.call(CALL, plan, spec, inputs, ABORT,
-                                               verify=not known)
+                                               verify=not known, scale=scale)
         except DirectError as error:
             if error.kind == "mismatch":
                 return None

@@ -123,11 +123,27 @@ def node_steps(plan: Plan) -> dict[int, list[Step]]:
     return steps
 
 
+def plan_tag(plan: Plan) -> str:
+    """How a message names the plan it belongs to, so that a node can tell a message of
+    another collective (a rank that called another one) from one it can add: the
+    algorithm, with its options and whether it divides at the end, e.g. ``'ring'``,
+    ``'ring (no division)'``, ``'gossip_random (seed=3, tolerance=1e-06)'``."""
+    options = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+               for k, v in sorted((plan.notes or {}).items())
+               if k != "rate" and isinstance(v, (int, float, str))]
+    if plan.divide_by is None and any(t.op == "reduce" for r in plan.rounds
+                                      for t in r.transfers):
+        options.insert(0, "no division")
+    return f"{plan.algorithm} ({', '.join(options)})" if options else plan.algorithm
+
+
 class PlanOnWorker:
-    """A plan with each node's steps worked out once (and cached for built plans)."""
+    """A plan with each node's steps worked out once (and cached for built plans), and
+    its :func:`plan_tag`."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
+        self.tag = plan_tag(plan)
         self._steps = None
 
     def node(self, i: int) -> list[Step]:

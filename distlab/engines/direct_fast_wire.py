@@ -8,17 +8,20 @@ when its node has said where (a copy whose blocks nothing else touches that roun
 "landing"), else into a receive buffer it reuses (the pool): no serialisation, and no copy
 besides the kernel's. A chunk for a node on the same worker is handed over in memory.
 
-Messages may arrive before their node asks for them: the mailbox keeps one future per
-slot (call, round, sender, receiver, #), made by whichever side comes first.
+Messages may arrive before their node asks for them: the mailbox
+(:class:`~distlab.engines.direct_call.Mailbox`) keeps one future per slot (call, round,
+sender, receiver, #), made by whichever side comes first. Every message names its plan
+(``tag``) and the sender's vector length, so that the receiver can tell ranks that called
+different collectives from a message it can add.
 """
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 
 import numpy as np
 
 from distlab.engines import dask_private
+from distlab.engines.direct_call import Aborted, Mailbox
 
 #: The worker handlers the wire uses (the fast engine's plugin installs them).
 PUT, STREAM = "distlab_allreduce_put", "distlab_allreduce_stream"
@@ -31,17 +34,15 @@ SCRATCH_BYTES = 64 * 2**20
 ROUTES = ("local", "message", "pooled", "landed")
 
 
-class Aborted(Exception):
-    """The call was aborted on another worker or by the client."""
+__all__ = ["Aborted", "Wire", "PUT", "STREAM", "ROUTES", "STREAM_BYTES", "SCRATCH_BYTES"]
 
 
-class Wire:
+class Wire(Mailbox):
     """One per worker: the mailbox of messages between nodes, and their transport."""
 
     def __init__(self, worker):
+        super().__init__()
         self.worker = worker
-        self.slots: dict[tuple, asyncio.Future] = {}
-        self.dead: OrderedDict = OrderedDict()       # aborted calls, most recent last
         self.scratch: dict[int, np.ndarray] = {}     # receive buffers for reuse, by size
         self.targets: dict[tuple, np.ndarray] = {}   # where a copy may land directly
         #: how the messages travelled: "local" (same worker), "message" (small, inside a
@@ -50,27 +51,20 @@ class Wire:
         self.counts = dict.fromkeys(ROUTES, 0)
 
     # ---- receiving
-    def _future(self, call, slot) -> asyncio.Future:
-        key = (call, *slot)
-        if key not in self.slots:
-            self.slots[key] = asyncio.get_running_loop().create_future()
-        return self.slots[key]
-
-    def put(self, call, slot, data, how=None, dtype=None, size=None):
+    def put(self, call, slot, data, how=None, dtype=None, size=None, tag=None):
         """Handler: a message arrives (no reply is sent): ``data`` bytes of ``dtype``, or
         (from this worker) an array. ``how``: None for a message of its own, "pooled" for
         a reused receive buffer, "landed" when the data went straight into the
-        receiver's result. ``size``: the sender's vector length, to be checked."""
+        receiver's result. ``size``: the sender's vector length and ``tag`` its plan,
+        to be checked. The node finds ``(data, how, size, tag)`` in the slot."""
         if call in self.dead:
             return
         if dtype is not None:
             data = np.frombuffer(data, dtype=dtype)
         self.counts[how or "message"] += 1
-        future = self._future(call, tuple(slot))
-        if not future.done():
-            future.set_result((data, how, size))
+        self.deliver((call, *slot), (data, how, size, tag))
 
-    async def stream(self, comm, call, slot, nbytes, dtype, size=None):
+    async def stream(self, comm, call, slot, nbytes, dtype, size=None, tag=None):
         """Handler: a header, then ``nbytes`` raw bytes on the same connection, read
         straight into the receiver's result when its node has said where (a copy), else
         into a reused buffer; always read whole, to keep the stream in step."""
@@ -82,12 +76,9 @@ class Wire:
             buffer, how = self.scratch.pop(nbytes, None), "pooled"
             if buffer is None:
                 buffer = np.empty(nbytes, dtype=np.uint8)
-        view = memoryview(buffer).cast("B")
-        stream = dask_private.raw_stream(comm)
-        for a in range(0, nbytes, 2**30):
-            await stream.read_into(view[a:a + 2**30])
+        await dask_private.read_raw(comm, memoryview(buffer).cast("B"))
         self.put(call, slot, None if how == "landed" else buffer.view(dtype), how,
-                 size=size)
+                 size=size, tag=tag)
 
     def land(self, call, slot, target: np.ndarray) -> None:
         """Let the chunk of ``slot``, if it comes on the stream, be read into ``target``."""
@@ -106,7 +97,7 @@ class Wire:
         after ``timeout`` seconds (an abort fails them at once)."""
         if call in self.dead:                        # aborted before this node asked
             raise Aborted(self.dead[call])
-        futures = [self._future(call, slot) for slot in slots]
+        futures = [self.slot((call, *slot)) for slot in slots]
 
         def expire():
             for slot, future in zip(slots, futures):
@@ -122,32 +113,22 @@ class Wire:
             self.slots.pop((call, *slot), None)
             self.targets.pop((call, *slot), None)
 
-    def abort(self, call, reason: str = "aborted"):
-        """Handler: end ``call`` here; anything waiting for its messages raises Aborted."""
-        self.dead[call] = reason
-        while len(self.dead) > 10_000:
-            self.dead.popitem(last=False)
-        for key in [k for k in self.slots if k[0] == call]:
-            future = self.slots.pop(key)
-            if not future.done():
-                future.set_exception(Aborted(reason))
-                future.exception()           # retrieved: no "never retrieved" warning
-
     # ---- sending
-    async def send(self, call, slot, chunk: np.ndarray, address: str, size: int) -> None:
-        """Send ``chunk`` to the node at ``address`` for ``slot``; ``size`` is the sender's
-        vector length, which the receiver checks against its own."""
+    async def send(self, call, slot, chunk: np.ndarray, address: str, size: int,
+                   tag: str) -> None:
+        """Send ``chunk`` to the node at ``address`` for ``slot``; ``size`` (the sender's
+        vector length) and ``tag`` (its plan) the receiver checks against its own."""
         if address == self.worker.address:           # a node on this worker: no network;
-            self.put(call, slot, chunk.copy(), "local", size=size)   # a copy, as buffers
-            return                                                   # change in place
+            self.put(call, slot, chunk.copy(), "local", size=size, tag=tag)   # a copy,
+            return                                           # as buffers change in place
         async with dask_private.pooled_comm(self.worker, address) as comm:
             stream = dask_private.raw_stream(comm)
             if chunk.nbytes >= STREAM_BYTES and stream is not None:
                 await comm.write({"op": STREAM, "call": call, "slot": slot,
                                   "nbytes": chunk.nbytes, "dtype": chunk.dtype.str,
-                                  "size": size, "reply": False})
+                                  "size": size, "tag": tag, "reply": False})
                 await stream.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
             else:            # small: the bytes inside the message (a copy, sent later)
                 await comm.write({"op": PUT, "call": call, "slot": slot,
                                   "data": chunk.tobytes(), "dtype": chunk.dtype.str,
-                                  "size": size, "reply": False})
+                                  "size": size, "tag": tag, "reply": False})

@@ -3,8 +3,8 @@
 Every entry point that takes node values checks them here, with one wording:
 ``allreduce`` on the client (plain values), the engines on the workers (values that are
 already there as futures), and the SPMD ranks (``Group.allreduce``). A node's value is a
-number or a real numeric array; all nodes have one shape; the working dtype is float32 if
-every value is float32 (gradients often are) and float64 otherwise.
+number or a real numeric array; all nodes have one shape; they are averaged in one working
+dtype (:func:`working_dtype`).
 """
 from __future__ import annotations
 
@@ -36,7 +36,15 @@ def as_node_array(value, name: str) -> np.ndarray:
 
 
 def working_dtype(dtypes) -> np.dtype:
-    """float32 stays float32 (gradients often are); everything else becomes float64."""
+    """The dtype the nodes' values are averaged in: ``numpy.result_type`` of their dtypes
+    and float32, the smallest float that holds them all (NumPy's type promotion, NEP 50).
+
+    For the nodes' dtypes all alike: bool, int8, uint8, int16, uint16, float16 and float32
+    give float32 (gradients often are float32, and float32 holds these exactly); int32,
+    uint32, int64, uint64 and float64 give float64; longdouble stays longdouble. Python
+    ints and floats are int64 and float64 to numpy, so they give float64. Mixed: the
+    widest of those results (float32 with int8 stays float32, float32 with int32 or with
+    float64 gives float64)."""
     return np.result_type(*dtypes, np.float32)
 
 

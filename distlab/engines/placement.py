@@ -97,6 +97,14 @@ def place(client, values: list, workers=None, futures: bool = False) -> Inputs:
     return local_inputs(values, homes)
 
 
+async def read_input(worker, source):
+    """Runs on a worker: a node's input, ``("value", array)`` sent with the call, or
+    ``("key", key)`` of a value in worker memory (fetched from its holder if it lives
+    on another worker)."""
+    kind, what = source
+    return what if kind == "value" else await dask_private.read_value(worker, what)
+
+
 async def _describe_here(keys_by_worker: dict, dask_worker=None) -> dict:
     """Runs on each worker (``client.run``): ``describe_value`` of its nodes' inputs."""
     return {node: describe_value(await dask_private.read_value(dask_worker, key))

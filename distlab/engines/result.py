@@ -1,4 +1,5 @@
-"""What every engine returns (:class:`AllreduceResult`) and what every engine is.
+"""What every engine returns (:class:`AllreduceResult`), what every engine is, and what an
+engine on a cluster raises when a worker of the call leaves it (:class:`WorkerLost`).
 
 An engine (:class:`Engine`) runs a plan on inputs: ``engine.run(plan, inputs, network)``
 returns an :class:`AllreduceResult`. The simulator (:mod:`~distlab.engines.simulator`),
@@ -18,6 +19,10 @@ from distlab.concepts.kernel import run_plan
 from distlab.concepts.plans import Plan
 from distlab.engines.inputs import Inputs
 
+#: What :attr:`AllreduceResult.error` computes the true mean in: wider than float64 where
+#: the platform's long double is (x86: 64-bit mantissa), else float64.
+_WIDE = np.longdouble if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else np.float64
+
 
 class AllreduceResult:
     """What ``allreduce`` returns.
@@ -33,8 +38,7 @@ class AllreduceResult:
     (direct engines: the slowest node's seconds from reading its input to holding its
     result, measured on the workers as gloo or MPI time a collective; ``None``
     otherwise), ``bytes_counted`` (direct engines: the bytes each node really sent,
-    counted by the engine), ``error`` (final disagreement relative to the initial one: 0
-    for exact algorithms, below the tolerance for gossip).
+    counted by the engine), ``error`` (how far from the true mean, see :attr:`error`).
 
     ``inputs`` must have a known shape and dtype (engines describe future inputs first).
     """
@@ -97,12 +101,30 @@ class AllreduceResult:
 
     @property
     def error(self) -> float:
-        """‖x - x̄1‖ / ‖x(0) - x̄1‖ at the end (0 when the start already agreed)."""
-        start = np.stack([np.asarray(b, dtype=float) for b in self.initial()])
-        end = np.stack([np.asarray(v, dtype=float).reshape(-1) for v in self.values])
-        mean = start.mean(axis=0)
-        spread = np.linalg.norm(start - mean)
-        return 0.0 if spread == 0 else float(np.linalg.norm(end - mean) / spread)
+        """The largest deviation of any node's result from the true mean, relative to the
+        largest input magnitude::
+
+            error = max_i,j |x_ij - m_j| / max_i,j |x_ij(0)|,   m_j = (1/N) Σ_i x_ij(0)
+
+        (when every input is 0: the largest |x_ij| itself). ``m`` is computed from the
+        inputs as the engine held them (in the working dtype) in extended precision where
+        the platform has it (``numpy.longdouble``), else float64, after scaling everything
+        by one power of two so that nothing overflows. Exact algorithms reach a few units
+        in the last place of the working dtype (at most about (N/2 + 1)·ε, ε =
+        ``numpy.finfo(dtype).eps``: N - 1 roundings of the sum and one of the division);
+        gossip stops within its tolerance of agreement, which bounds this error by about
+        tolerance·√N (Xiao & Boyd's contraction, per element, of a disagreement at most √N
+        times the largest input).
+        """
+        start = np.stack([np.asarray(b, dtype=_WIDE) for b in self.initial()])
+        end = np.stack([np.asarray(v, dtype=_WIDE).reshape(-1) for v in self.values])
+        peak = np.abs(start).max(initial=0.0)
+        if peak == 0:
+            return float(np.abs(end).max(initial=0.0))
+        shift = -int(np.frexp(peak)[1])              # exact: everything ≤ 1 in magnitude
+        start, end = np.ldexp(start, shift), np.ldexp(end, shift)
+        mean = start.sum(axis=0) / start.shape[0]
+        return float(np.abs(end - mean).max(initial=0.0) / np.ldexp(peak, shift))
 
     def __repr__(self) -> str:
         return (f"AllreduceResult(algorithm={self.algorithm!r}, engine={self.engine!r}, "
@@ -124,6 +146,21 @@ def trace_frame(plan: Plan, initial: list[np.ndarray], dtype, shape: tuple) -> p
         for node in range(plan.n_nodes):
             rows.append([k, label, node, *snap[node].tolist()])
     return pd.DataFrame(rows, columns=["round", "step", "node", *columns])
+
+
+class WorkerLost(RuntimeError):
+    """A worker holding nodes of an all-reduce left the cluster while it ran: its process
+    was killed or crashed, or its Nanny restarted it for passing 95 % of its memory limit
+    (``distributed.worker.memory.terminate``; the Nanny brings the worker count back, at
+    a new address). ``workers``: their addresses. The call is over on every worker, and
+    nothing of it is kept; the nodes that lived there lost their values."""
+
+    def __init__(self, workers, what: str = "all-reduce"):
+        self.workers = sorted(workers)
+        who = ("worker " if len(self.workers) == 1 else "workers ") + ", ".join(self.workers)
+        super().__init__(f"{who} left the cluster during this {what} (killed, crashed, or "
+                         "restarted by its nanny for its memory); the call was ended on "
+                         "every worker: call it again on the workers there now")
 
 
 class Engine(Protocol):
