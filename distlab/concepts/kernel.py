@@ -8,19 +8,19 @@ with the simulator to the last bit, which the tests assert. Nothing here mutates
 inputs: a node's new buffer is always a fresh array (a Dask worker may still hold the old
 one).
 
-Overflow. Exact algorithms sum before they divide, so finite values whose mean is finite can
-overflow on the way: float32 ``[3e38, 3e38, -1.5e38]`` sums to infinity. Every "reduce"
-checks numpy's overflow flag (:func:`checked_add`, no extra pass) and raises
+Overflow. Exact algorithms sum before they divide, so finite values whose mean is finite
+can overflow on the way: float32 ``[3e38, 3e38, -1.5e38]`` sums to infinity. Every
+"reduce" checks numpy's overflow flag (:func:`checked_add`, no extra pass) and raises
 :class:`SumOverflow`; the plan then runs again from the start with every input scaled by
-2^-k, k = :func:`scale_exponent` (N) = ⌈log₂ N⌉ + 1, which keeps every partial sum below half
-the largest finite value, and the mean is scaled back by 2^k (:func:`finish`). Scaling by
-a power of two is exact away from subnormals (IEEE 754-2019, §5.3.3 scaleB; the same
-device as LAPACK's scaled norms, Anderson et al., *LAPACK Users' Guide*, 3rd ed., 1999), so
-the scaled run gives the unscaled bits wherever those were finite. Whether to rerun
-depends only on the sums, which are the same operations on every engine, so every engine
-reruns alike and still agrees to the last bit; a run that does not overflow is unchanged.
-Plans without a final division (gossip, whose mixing cannot overflow but by rounding at
-the very top of the range, and sums) are not checked.
+2^-k, k = :func:`scale_exponent` (N) = ⌈log₂ N⌉ + 1, which keeps every partial sum below
+half the largest finite value, and the mean is scaled back by 2^k (:func:`finish`).
+Scaling by a power of two is exact away from subnormals (IEEE 754-2019, §5.3.3 scaleB;
+the same device as LAPACK's scaled norms, Anderson et al., *LAPACK Users' Guide*, 3rd
+ed., 1999), so the scaled run gives the unscaled bits wherever those were finite.
+Whether to rerun depends only on the sums, which are the same operations on every
+engine, so every engine reruns alike and still agrees to the last bit; a run that does
+not overflow is unchanged. Plans without a final division (gossip, whose mixing cannot
+overflow but by rounding at the very top of the range, and sums) are not checked.
 
 Faster variants are allowed only beside the plain function they replace, with a test that
 they agree with it bit for bit (tests/test_kernel.py):

@@ -5,8 +5,9 @@ run a call the same way: the client sends one message to each worker taking part
 nodes, their inputs, the plan), each worker reads its nodes' inputs
 (:func:`~distlab.engines.placement.read_input`) and runs them (a :class:`Runner` per
 engine, with its :class:`Mailbox`), the client waits for every reply and turns the
-results, which stay in the workers' memory, into ordinary futures. The scheduler learns who holds them while the workers compute, as
-``client.scatter(direct=True)`` tells it what it placed. A failed call keeps no result.
+results, which stay in the workers' memory, into ordinary futures. The scheduler learns
+who holds them while the workers compute, as ``client.scatter(direct=True)`` tells it
+what it placed. A failed call keeps no result.
 
 Failure ends a call on every worker at once, not when a timeout runs out (gloo fails a
 collective as soon as a peer's connection closes; an NCCL rank waiting on a dead peer

@@ -308,12 +308,23 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
     futures = [submit_on(client, _rank_main, fn, Group(rank, workers, group_id, timeout),
                          args, kwargs, worker=w, strict=True, key=f"rank-{rank}-{group_id}")
                for rank, w in enumerate(workers)]
-    wait(futures)
-    failed = [f for f in futures if f.status == "error"]
-    if failed:       # the cause, not another rank's Aborted echo of it (which may come first)
-        causes = [f for f in failed if not isinstance(f.exception(), Aborted)]
-        (causes or failed)[0].result()
-    return client.gather(futures)
+    try:
+        pending = list(futures)          # until every rank is done, or one has failed:
+        while pending and not any(f.status == "error" for f in futures):
+            wait(pending, return_when="FIRST_COMPLETED")     # a rank on a killed worker
+            pending = [f for f in pending if f.status == "pending"]   # never ends
+        if any(f.status == "error" for f in futures):
+            try:         # a moment for the cause: the first error may be an Aborted echo
+                wait(futures, timeout=1.0)
+            except TimeoutError:
+                pass
+            failed = [f for f in futures if f.status == "error"]
+            causes = [f for f in failed if not isinstance(f.exception(), Aborted)]
+            (causes or failed)[0].result()
+        return client.gather(futures)
+    finally:                             # nothing of a failed run stays on the cluster
+        if any(f.status != "finished" for f in futures):
+            client.cancel(futures)
 
 
 def time_allreduce(group: Group, n_bytes: int, algorithm: str, repeats: int) -> list[float]:
