@@ -13,8 +13,8 @@ import math
 import pandas as pd
 
 from distlab.apps import recsys, serving, stores
-from distlab.concepts import sizing
-from distlab.concepts.cost import Network, closed_form
+from distlab.concepts import memory, sizing
+from distlab.concepts.projection import project
 
 __all__ = ["fields"]
 
@@ -26,7 +26,8 @@ def fields(seed: int = 0) -> pd.DataFrame:
     store = stores.run(stores.STRONG, seed=seed)
     eventual = stores.run(stores.StoreConfig(n=3, r=1, w=1, replication="async"), seed=seed)
     gpt3 = sizing.plan(175e9, 300e9)
-    ring = closed_form("ring", 1024, 175e9 * 2, Network(alpha=5e-6, bandwidth=50e9))["time_s"]
+    split = project(memory.shape("GPT-3 175B"), dp=16, tp=8, pp=8, zero_stage=1,
+                    micro_batches=96)            # the book's assumptions (chapter 04)
     plain = serving.tail_latency(hedge_after=None, seed=seed)
     hedged = serving.tail_latency(hedge_after="p95", seed=seed)
     load = recsys.shard_load(seed=seed)
@@ -40,8 +41,9 @@ def fields(seed: int = 0) -> pd.DataFrame:
         ("distributed computing", "00 05",
          "map over workers, reduce the results: the π darts and the partitioned sum"),
         ("large-model training", "01 04 06",
-         f"GPT-3 175B: {gpt3.memory_gb:,.0f} GB of training state ({gpt3.devices} A100s); "
-         f"a ring all-reduce of its gradients, 1,024 nodes: {ring:.1f} s"),
+         f"GPT-3 175B: {gpt3.memory_gb:,.0f} GB of training state; split 16 × 8 × 8 with "
+         f"ZeRO-1, {split.memory.total / 1e9:.1f} GB per device and "
+         f"{sum(split.seconds.values()):.2f} s of communication per step"),
         ("prediction serving", "06",
          f"p99 latency {plain['p99'] * 1e3:.0f} ms, with hedged requests "
          f"{hedged['p99'] * 1e3:.0f} ms"),
