@@ -85,7 +85,7 @@ def test_unknown_and_bad_names_are_rejected_with_suggestions():
     with pytest.raises(TypeError, match="name must be a string"):
         lookup(3)
     with pytest.raises(ValueError, match="chapter must be one of"):
-        terms("10")
+        terms("12")
     with pytest.raises(TypeError, match="text must be a string"):
         find_in(None)
 
