@@ -5,6 +5,7 @@ is the walkthrough; `test` and `site` serve tests/ and site/. torch is optional 
 documented (its CPU build must be asked for explicitly).
 """
 import ast
+import re
 import sys
 import tomllib
 from importlib import metadata
@@ -21,12 +22,17 @@ KERNEL_ONLY = {"ipywidgets", "IPython"}
 LAB_ONLY = ("distlab/present", "distlab/cli")
 
 
+def normalized(name):
+    """A distribution's name as PEP 503 compares them: jupyter_core == jupyter-core."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def declared(*groups):
     names = set()
     for group in groups:
         specs = PROJECT["dependencies"] if group == "core" else \
             PROJECT["optional-dependencies"][group]
-        names |= {Requirement(s).name.lower() for s in specs}
+        names |= {normalized(Requirement(s).name) for s in specs}
     return names
 
 
@@ -51,7 +57,7 @@ def third_party_imports(paths):
 def distribution_of(module):
     dists = metadata.packages_distributions().get(module)
     assert dists, f"no installed distribution provides {module!r}"
-    return dists[0].lower()
+    return normalized(dists[0])
 
 
 def test_the_core_install_holds_what_the_lower_layers_import():
