@@ -5,10 +5,10 @@ the chapters do; their checkers (:mod:`distlab.present.exercise_checks`) need th
 functions to be importable on the workers and the scheduler, so they live here, below
 presentation:
 
-- :func:`ddp_rank` is one rank of a few data-parallel steps (chapter 07): it loads its own
+- :func:`_ddp_rank` is one rank of a few data-parallel steps (chapter 07): it loads its own
   shard of the digits and calls the learner's step, which meets the other ranks in
   ``group.allreduce`` (:func:`distlab.engines.spmd.run_ranks`).
-- :func:`unreached_inputs_query` gives the function that runs on the scheduler
+- :func:`_unreached_inputs_query` gives the function that runs on the scheduler
   (``client.run_on_scheduler``) and says which input keys a result's task does not depend
   on: a mean computed in the notebook and scattered back depends on none of them
   (chapter 05).
@@ -21,7 +21,7 @@ from distlab.apps.training.data import batch_rows, load_shard
 from distlab.apps.training.model import init_params
 
 
-def ddp_rank(group, step, steps: int, lr: float, batch: int, seed: int):
+def _ddp_rank(group, step, steps: int, lr: float, batch: int, seed: int):
     """Runs on every rank: ``steps`` calls of ``step(group, params, X, y, lr)`` from the
     all-zero model, each on this rank's mini-batch (``X`` float64 of shape (batch, 65),
     ``y`` int64 of shape (batch,)) of its shard of the digits. Returns the final
@@ -38,7 +38,7 @@ def ddp_rank(group, step, steps: int, lr: float, batch: int, seed: int):
     return params
 
 
-def unreached_inputs_query():
+def _unreached_inputs_query():
     """A function for ``client.run_on_scheduler(query, key=..., inputs=[...])``: the keys of
     ``inputs`` that the task ``key`` does not depend on, directly or through other tasks
     (all of them if the scheduler does not know ``key``). It walks

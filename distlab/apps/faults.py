@@ -32,17 +32,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distlab.checks import count
-from distlab.concepts.darts import darts_in_circle, estimate_pi
-from distlab.engines.workers import kill_worker, submit_on, wait_for_workers, worker_addresses
+from distlab.checks import count, flag
+from distlab.concepts.darts import MAX_DARTS, darts_in_circle, estimate_pi
+from distlab.engines.workers import (check_client, kill_worker, submit_on, wait_for_workers,
+                                     worker_addresses)
 
-__all__ = ["shard_step", "pipeline_local", "fault_schedule", "FaultSchedule", "run_pipeline",
-           "PipelineReport", "kill_worker", "replication_demo", "times_computed",
+__all__ = ["MAX_STEPS", "MAX_SIZE", "MAX_TASKS", "fault_schedule", "FaultSchedule",
+           "run_pipeline", "PipelineReport", "kill_worker", "replication_demo",
            "survive_worker_loss"]
+
+#: Bounds on the work of one demonstration: steps of the pipeline, numbers drawn by each
+#: step (80 MB of float64), and map tasks of :func:`survive_worker_loss`.
+MAX_STEPS = 100
+MAX_SIZE = 10**7
+MAX_TASKS = 10_000
 
 
 # -- the work ----------------------------------------------------------------------------
-def shard_step(state: float, shard: int, step: int, size: int = 300_000) -> float:
+def _shard_step(state: float, shard: int, step: int, size: int = 300_000) -> float:
     """One step of one shard's work: a seeded, CPU-bound update of a running state.
 
     Seeded by (shard, step), so recomputing it anywhere gives the same number."""
@@ -50,14 +57,14 @@ def shard_step(state: float, shard: int, step: int, size: int = 300_000) -> floa
     return 0.5 * state + float(np.sqrt(np.mean(x * x)))
 
 
-def pipeline_local(shards: int, steps: int, size: int = 300_000) -> float:
+def _pipeline_local(shards: int, steps: int, size: int = 300_000) -> float:
     """The fault-free answer, computed here in one process: the sum of every shard's
     final state."""
     total = 0.0
     for shard in range(shards):
         state = 0.0
         for step in range(steps):
-            state = shard_step(state, shard, step, size)
+            state = _shard_step(state, shard, step, size)
         total += state
     return total
 
@@ -74,7 +81,8 @@ class FaultSchedule:
 
 def fault_schedule(seed: int, steps: int, workers: int) -> FaultSchedule:
     """A seeded fault schedule: which worker dies, and after which step (never the last,
-    so there is work left to do when it dies)."""
+    so there is work left to do when it dies). ``seed`` an int ≥ 0, ``steps`` and
+    ``workers`` ints ≥ 2; ``TypeError``/``ValueError`` naming the argument otherwise."""
     for value, name in ((seed, "seed"), (steps, "steps"), (workers, "workers")):
         count(name, value)
     if steps < 2:
@@ -87,7 +95,7 @@ def fault_schedule(seed: int, steps: int, workers: int) -> FaultSchedule:
 
 
 # -- what the scheduler recorded ---------------------------------------------------------
-def times_computed(client, futures) -> list[int]:
+def _times_computed(client, futures) -> list[int]:
     """How many times the scheduler moved each future's task to memory, from its own
     transition log: 1 = computed once, 2 = lost and recomputed once."""
     keys = [f.key for f in futures]
@@ -144,28 +152,37 @@ class PipelineReport:
 
 
 def run_pipeline(client, steps: int = 6, seed: int | None = 0, size: int = 300_000) -> PipelineReport:
-    """Run one chain of ``steps`` ``shard_step`` tasks per worker, step by step; with a
+    """Run one chain of ``steps`` seeded, CPU-bound steps per worker, step by step; with a
     ``seed``, kill a worker as ``fault_schedule(seed, …)`` says (``seed=None``: no fault).
 
     Each shard's tasks are placed on "its" worker (a loose restriction, so Dask may move
     them when that worker is gone) and all results are kept, so exactly the results of the
     dead worker's shard are lost — steps 0 … after_step — and recomputed from lineage.
+
+    ``steps`` an int in [1, :data:`MAX_STEPS`] (≥ 2 with a fault), ``seed`` None or an
+    int ≥ 0, ``size`` an int in [1, :data:`MAX_SIZE`]. Raises ``TypeError``/``ValueError``
+    naming the argument (a closed or missing client included), ``RuntimeError`` on a
+    cluster of fewer than 2 workers when a fault is asked for.
     """
     from distributed import wait
 
-    steps = count("steps", steps, minimum=1)
+    check_client(client)
+    steps = count("steps", steps, minimum=1, maximum=MAX_STEPS)
+    if seed is not None:
+        count("seed", seed)
+    size = count("size", size, minimum=1, maximum=MAX_SIZE)
     workers = worker_addresses(client)
     if len(workers) < 2 and seed is not None:
         raise RuntimeError("killing a worker needs a cluster of at least 2 workers")
     schedule = None if seed is None else fault_schedule(seed, steps, len(workers))
     shards = len(workers)
-    expected = pipeline_local(shards, steps, size)
+    expected = _pipeline_local(shards, steps, size)
 
     history: list = []                         # every step's futures, kept alive
     states = [0.0] * shards
     victim = None
     for step in range(steps):
-        states = [submit_on(client, shard_step, states[s], s, step, size, worker=workers[s])
+        states = [submit_on(client, _shard_step, states[s], s, step, size, worker=workers[s])
                   for s in range(shards)]
         history.extend(states)
         wait(states)
@@ -181,7 +198,7 @@ def run_pipeline(client, steps: int = 6, seed: int | None = 0, size: int = 300_0
         ours = {f.key for f in history}
         lost = len(set(event.get("lost-computed-tasks", ())) & ours)
         running = len(set(event.get("processing-tasks", ())) & ours)
-    counts = times_computed(client, history)
+    counts = _times_computed(client, history)
     recomputed = sum(c >= 2 for c in counts)
     return PipelineReport(schedule, shards, steps, result, expected, lost, running,
                           recomputed, sum(c == 1 for c in counts), len(worker_addresses(client)))
@@ -200,7 +217,9 @@ def replication_demo(client) -> "pd.DataFrame":
     recompute it. Returns a DataFrame with one row per case.
 
     Dask's Active Memory Manager, which would soon remove the extra copies to save
-    memory, is paused for the demo and restarted afterwards (if it was running)."""
+    memory, is paused for the demo and restarted afterwards (if it was running). Raises
+    ``TypeError``/``ValueError`` for a missing or closed client, ``RuntimeError`` on a
+    cluster of fewer than 2 workers."""
     workers = worker_addresses(client, at_least=2)      # one to lose, one to keep a copy
     home = workers[0]
     # Dask's Active Memory Manager drops extra copies every 2 s (its ReduceReplicas
@@ -241,7 +260,7 @@ def _replicate_and_kill(client, home: str):
             survived = bool(np.all(value == expected))
         except (future_cancelled_error(), TimeoutError):   # forgotten: no copy, no lineage
             survived = False
-        computed = times_computed(client, [future])[0] if name.startswith("computed") else 0
+        computed = _times_computed(client, [future])[0] if name.startswith("computed") else 0
         rows.append({"what": name, "copies before": copies[name],
                      "available after losing worker #0": survived,
                      "recomputed by Dask": computed >= 2})
@@ -258,12 +277,16 @@ def survive_worker_loss(client, tasks: int = 16, darts: int = 500_000, *,
     Returns ``{"pi": the estimate, "identical to the fault-free run": whether the counts
     equal those computed here in one process, "results lost with the worker": how many,
     "workers afterwards": the cluster's size once the Nanny has restarted the killed
-    one}``. Raises ``TypeError``/``ValueError`` for a bad count and ``RuntimeError`` on
-    a cluster of fewer than 2 workers (one to lose)."""
+    one}``. ``tasks`` an int in [1, :data:`MAX_TASKS`], ``darts`` an int in [1,
+    :data:`~distlab.concepts.darts.MAX_DARTS`], ``progress`` a bool. Raises
+    ``TypeError``/``ValueError`` naming the argument (a closed or missing client
+    included) and ``RuntimeError`` on a cluster of fewer than 2 workers (one to lose)."""
     from distributed import wait
 
-    tasks = count("tasks", tasks, minimum=1)
-    darts = count("darts", darts, minimum=1)
+    check_client(client)
+    tasks = count("tasks", tasks, minimum=1, maximum=MAX_TASKS)
+    darts = count("darts", darts, minimum=1, maximum=MAX_DARTS)
+    flag("progress", progress)
     before = len(worker_addresses(client, at_least=2))
     futures = client.map(darts_in_circle, range(tasks), darts=darts, pure=False)
     if progress:

@@ -22,7 +22,8 @@ __all__ = ["fields"]
 def fields(seed: int = 0) -> pd.DataFrame:
     """One row per field: the chapters that show it and what their run shows (text
     built from exact results: linearizability, convergence, memory and all-reduce time
-    of GPT-3 175B, p99 latencies, the hottest shard's load)."""
+    of GPT-3 175B, p99 latencies, the hottest shard's load). ``seed`` an int ≥ 0, else
+    ``TypeError``/``ValueError`` naming the argument."""
     store = stores.run(stores.STRONG, seed=seed)
     eventual = stores.run(stores.StoreConfig(n=3, r=1, w=1, replication="async"), seed=seed)
     gpt3 = sizing.plan(175e9, 300e9)

@@ -34,7 +34,7 @@ import numpy as np
 
 # The diagram's data and text live in flow_diagram; chapter 02 reads them from here too.
 from distlab.apps.flow_diagram import (COMPLETED_EDGES, DOCUMENT_EDGES, DOCUMENT_MERMAID,
-                                       STAGES, STRATEGIES, Diagram, check_edges, mermaid,
+                                       STAGES, STRATEGIES, Diagram, _check_edges, mermaid,
                                        parse_mermaid)
 from distlab.checks import choice, count, number
 from distlab.concepts import partitioning
@@ -93,7 +93,7 @@ def run(client, strategy: str, edges=DOCUMENT_EDGES, *, values=(10.0, 20.0, 30.0
     fewer than two values, a value not finite, a negative seed)."""
     check_client(client)
     choice("strategy", strategy, STRATEGIES)
-    edges = check_edges(edges)
+    edges = _check_edges(edges)
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"values must be a list of numbers, got {type(values).__name__}")
     values = [number(f"values[{i}]", v) for i, v in enumerate(values)]
@@ -126,7 +126,10 @@ def run(client, strategy: str, edges=DOCUMENT_EDGES, *, values=(10.0, 20.0, 30.0
 def _stage_a(ctx, strategy):
     client = ctx["client"]
     ctx["workers"] = workers = worker_addresses(client)
-    ctx["nodes"] = [client.scatter(v, workers=[workers[i % len(workers)]], direct=True)
+    # hash=False: a run right after another scatters the same values; shared keys would be
+    # released by the first run while the second still needs them (lost dependencies)
+    ctx["nodes"] = [client.scatter(v, workers=[workers[i % len(workers)]], direct=True,
+                                   hash=False)
                     for i, v in enumerate(ctx["values"])]
     shown = ", ".join(f"{v:g}" for v in ctx["values"])
     return (f"{len(ctx['nodes'])} nodes hold {shown}; node i lives on worker i mod "

@@ -51,7 +51,7 @@ _COMPACT = ('%%{init: {"flowchart": {"padding": 8, "wrappingWidth": 400, "nodeSp
             '"rankSpacing": 20}}}%%')
 
 
-def check_edges(edges) -> tuple:
+def _check_edges(edges) -> tuple:
     """``edges`` as a tuple of (source, target, label) triples naming stages of
     :data:`STAGES`; ``TypeError`` / ``ValueError`` naming the bad edge otherwise."""
     if isinstance(edges, (str, bytes)) or not hasattr(edges, "__iter__"):
@@ -76,7 +76,7 @@ def mermaid(edges=DOCUMENT_EDGES, highlight=(), *, bilingual: bool = False) -> s
     readers of either language; the nodes and edges stay the document's. Raises
     ``TypeError`` (edges or highlight not a list, an edge not a triple, bilingual not a
     bool) or ``ValueError`` (no edges, a stage id not in :data:`STAGES`)."""
-    edges = check_edges(edges)
+    edges = _check_edges(edges)
     if isinstance(highlight, (str, bytes)) or not hasattr(highlight, "__iter__"):
         raise TypeError(f"highlight must be a list of stage ids, got {type(highlight).__name__}")
     path = [choice(f"highlight[{i}]", node, STAGES) for i, node in enumerate(highlight)]
@@ -133,8 +133,13 @@ def parse_mermaid(text: str) -> tuple[dict, set]:
 
 @dataclass(frozen=True)
 class Diagram:
-    """Mermaid text that JupyterLab (≥ 4.1) draws when it is a cell's result."""
+    """Mermaid text that JupyterLab (≥ 4.1) draws when it is a cell's result. ``TypeError``
+    when ``text`` is not a string."""
     text: str
+
+    def __post_init__(self):
+        if not isinstance(self.text, str):
+            raise TypeError(f"text must be a string of Mermaid, got {type(self.text).__name__}")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/vnd.mermaid": self.text, "text/plain": self.text}

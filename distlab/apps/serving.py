@@ -61,21 +61,26 @@ def _images(seed: int) -> np.ndarray:
     return np.concatenate([X, X_test])
 
 
-def predict_requests(params, first: int, count: int, seed: int = 0) -> np.ndarray:
+def _predict_requests(params, first: int, count: int, seed: int = 0) -> np.ndarray:
     """Runs on a worker: the predicted digit for requests ``first`` … ``first+count-1``."""
     X = _images(seed)[request_rows(first, count)]
     return training.predict(params, X).astype(np.int8)
 
 
-def predict_requests_where(params, first: int, count: int, seed: int = 0):
-    """Like :func:`predict_requests`, also saying which worker answered (for counting)."""
+def _predict_requests_where(params, first: int, count: int, seed: int = 0):
+    """Like :func:`_predict_requests`, also saying which worker answered (for counting)."""
     from distributed import get_worker
-    return predict_requests(params, first, count, seed), get_worker().address
+    return _predict_requests(params, first, count, seed), get_worker().address
 
 
 def expected_answers(params, first: int, count: int, seed: int = 0) -> np.ndarray:
-    """The right answers, computed here in the client: what every served answer must equal."""
-    return predict_requests(np.asarray(params), first, count, seed)
+    """The right answers, computed here in the client: what every served answer must equal
+    (int8, one per request). ``params`` the (65, 10) weights, ``first`` and ``count`` as
+    :func:`request_rows` (``count`` ≥ 1), ``seed`` an int ≥ 0; ``TypeError``/
+    ``ValueError`` otherwise."""
+    checks.count("seed", seed)
+    checks.count("count", count, minimum=1)
+    return _predict_requests(_check_params(params), first, count, seed)
 
 
 def _replicas(client, params, workers):
@@ -107,14 +112,14 @@ def batch_throughput(client, params, batch_sizes=(1, 4, 16, 64, 256), requests: 
     workers = worker_addresses(client)
     models = _replicas(client, params, workers)
     # Warm up: each worker loads the images once before the clock starts.
-    wait([submit_on(client, predict_requests, m, 0, 1, seed, worker=w, strict=True)
+    wait([submit_on(client, _predict_requests, m, 0, 1, seed, worker=w, strict=True)
           for m, w in zip(models, workers)])
     truth = expected_answers(params, 0, requests, seed)
     rows = []
     for b in sizes:
         starts = list(range(0, requests, b))
         start = time.perf_counter()
-        futures = [submit_on(client, predict_requests, models[k % len(workers)], s,
+        futures = [submit_on(client, _predict_requests, models[k % len(workers)], s,
                              min(b, requests - s), seed, worker=workers[k % len(workers)])
                    for k, s in enumerate(starts)]
         answers = np.concatenate(client.gather(futures))
@@ -178,7 +183,7 @@ def serve_stream(client, params, requests: int = 256, batch: int = 4, wave: int 
         futures = {}
         for r in range(first, min(first + wave, requests)):
             w = alive[r % len(alive)]                          # round-robin
-            f = submit_on(client, predict_requests_where, models[w], r * batch, batch, seed,
+            f = submit_on(client, _predict_requests_where, models[w], r * batch, batch, seed,
                           worker=w)
             futures[f] = r
         pending = as_completed(list(futures))
@@ -187,7 +192,7 @@ def serve_stream(client, params, requests: int = 256, batch: int = 4, wave: int 
                 answers[futures[f]], where = f.result()
             except Exception:                                  # lost for good: ask again
                 r = futures[f]
-                retry = submit_on(client, predict_requests_where, params, r * batch, batch,
+                retry = submit_on(client, _predict_requests_where, params, r * batch, batch,
                                   seed, worker=worker_addresses(client)[0])
                 futures[retry] = r
                 pending.add(retry)

@@ -17,7 +17,7 @@ from distlab.engines.allreduce import ALGORITHMS, allreduce
 from distlab.engines.workers import check_client, submit_on, worker_addresses
 
 
-def shard(seed: int, node: int, rows: int = 64, features: int = 5) -> tuple:
+def _shard(seed: int, node: int, rows: int = 64, features: int = 5) -> tuple:
     """Node ``node``'s data (X, y), the same for a given seed wherever it is made; runs on
     a worker so the data never passes through the client."""
     rng = np.random.default_rng([seed, node])
@@ -26,13 +26,13 @@ def shard(seed: int, node: int, rows: int = 64, features: int = 5) -> tuple:
     return x, x @ truth + rng.normal(scale=0.1, size=rows)
 
 
-def gradient(w, data) -> np.ndarray:
+def _gradient(w, data) -> np.ndarray:
     """∇ of the mean squared error / 2 on one node's shard: Xᵀ(Xw - y)/rows."""
     x, y = data
     return x.T @ (x @ w - y) / len(y)
 
 
-def step(w, g, lr: float) -> np.ndarray:
+def _step(w, g, lr: float) -> np.ndarray:
     """One SGD step: w - η·g (a new array)."""
     return np.asarray(w) - lr * np.asarray(g)
 
@@ -48,17 +48,21 @@ def one_step_two_ways(n_nodes: int = 4, lr: float = 0.1, seed: int = 0,
     ``n_nodes`` an int in [1, :data:`~distlab.concepts.plans.MAX_NODES`], ``lr`` a finite
     number > 0, ``seed`` an int ≥ 0, ``algorithm`` one of
     :data:`~distlab.engines.allreduce.ALGORITHMS`, ``workers`` one address per node;
-    else ``TypeError`` / ``ValueError`` naming the argument (a closed client included)."""
+    else ``TypeError`` / ``ValueError`` naming the argument (a closed client included,
+    and ``workers`` given without a client)."""
     n_nodes = check_node_count(n_nodes, "n_nodes")
     lr = positive("lr", lr)
     seed = count("seed", seed)
     choice("algorithm", algorithm, ALGORITHMS)
     w = np.zeros(5)
+    if client is None and workers is not None:
+        raise ValueError(f"workers must be None without a client (the nodes run here), "
+                         f"got {workers!r}")
     if client is None:
-        data = [shard(seed, i) for i in range(n_nodes)]
-        grads = [gradient(w, d) for d in data]
-        via_gradients = step(w, allreduce(grads, algorithm).values[0], lr)
-        via_parameters = allreduce([step(w, g, lr) for g in grads], algorithm).values[0]
+        data = [_shard(seed, i) for i in range(n_nodes)]
+        grads = [_gradient(w, d) for d in data]
+        via_gradients = _step(w, allreduce(grads, algorithm).values[0], lr)
+        via_parameters = allreduce([_step(w, g, lr) for g in grads], algorithm).values[0]
         return {"average gradients, then step": via_gradients,
                 "step, then average parameters": via_parameters}
     check_client(client)
@@ -73,11 +77,11 @@ def one_step_two_ways(n_nodes: int = 4, lr: float = 0.1, seed: int = 0,
     def pin(func, *args, node):
         return submit_on(client, func, *args, worker=workers[node], strict=True)
 
-    data = [pin(shard, seed, i, node=i) for i in range(n_nodes)]
-    grads = [pin(gradient, w, d, node=i) for i, d in enumerate(data)]
+    data = [pin(_shard, seed, i, node=i) for i in range(n_nodes)]
+    grads = [pin(_gradient, w, d, node=i) for i, d in enumerate(data)]
     mean_grad = allreduce(grads, algorithm, client, workers=workers).futures
-    via_gradients = [pin(step, w, g, lr, node=i) for i, g in enumerate(mean_grad)]
-    stepped = [pin(step, w, g, lr, node=i) for i, g in enumerate(grads)]
+    via_gradients = [pin(_step, w, g, lr, node=i) for i, g in enumerate(mean_grad)]
+    stepped = [pin(_step, w, g, lr, node=i) for i, g in enumerate(grads)]
     via_parameters = allreduce(stepped, algorithm, client, workers=workers).futures
     first, second = client.gather([via_gradients[0], via_parameters[0]])
     return {"average gradients, then step": first, "step, then average parameters": second}

@@ -20,12 +20,17 @@ from __future__ import annotations
 import os
 import time
 
-from distlab.checks import count
-from distlab.concepts.darts import darts_in_circle
+from distlab.checks import count, sequence
+from distlab.concepts.darts import MAX_DARTS, darts_in_circle
 from distlab.concepts.scaling import karp_flatt, karp_flatt_table
-from distlab.engines.workers import submit_on, worker_addresses
+from distlab.engines.workers import check_client, submit_on, worker_addresses
 
-__all__ = ["measure_speedup", "measure_scaling"]
+__all__ = ["MAX_TASKS", "MAX_REPEATS", "measure_speedup", "measure_scaling"]
+
+#: The most tasks one measurement maps (each costs the scheduler about a millisecond) and
+#: the most repeats of a timing (the best of a few is what counts).
+MAX_TASKS = 10_000
+MAX_REPEATS = 20
 
 
 def measure_speedup(client, tasks: int = 8, darts: int = 8_000_000) -> dict:
@@ -35,13 +40,16 @@ def measure_speedup(client, tasks: int = 8, darts: int = 8_000_000) -> dict:
     Returns ``{"workers": p, "T(1) (s)": …, "T(p) (s)": …, "speed-up": T(1) / T(p),
     "Karp-Flatt e": the serial fraction (NaN on one worker), "same result": whether both
     runs gave the same counts}`` (they must). Every worker runs the function once before
-    the clock starts. Raises ``TypeError``/``ValueError`` for a bad count and
-    ``RuntimeError`` for a cluster without workers.
+    the clock starts. ``tasks`` an int in [1, :data:`MAX_TASKS`], ``darts`` in [1,
+    :data:`~distlab.concepts.darts.MAX_DARTS`]. Raises ``TypeError``/``ValueError`` naming
+    a bad argument (a missing or closed client included) and ``RuntimeError`` for a
+    cluster without workers.
     """
     from distributed import wait
 
-    tasks = count("tasks", tasks, minimum=1)
-    darts = count("darts", darts, minimum=1)
+    check_client(client)
+    tasks = count("tasks", tasks, minimum=1, maximum=MAX_TASKS)
+    darts = count("darts", darts, minimum=1, maximum=MAX_DARTS)
     workers = worker_addresses(client)
     p = len(workers)
     # Warm up: every worker imports numpy and runs the function once before timing.
@@ -94,9 +102,12 @@ def measure_scaling(client, darts: int = 16_000_000, task_counts=(2, 8, 32),
     Returns :func:`distlab.concepts.scaling.karp_flatt_table` of the timings (engine
     ``"Dask"`` or ``"processes"``, tasks, workers, seconds; then speed-up, efficiency,
     Karp-Flatt e, Amdahl 1 - f (fit)) with a column ``same result``: whether the run's
-    counts equal those of Dask on one worker with the same tasks (they must). Raises
-    ``TypeError``/``ValueError`` for a bad count (fewer darts than tasks) and
-    ``RuntimeError`` for a cluster without workers.
+    counts equal those of Dask on one worker with the same tasks (they must).
+    ``darts`` an int in [1, :data:`~distlab.concepts.darts.MAX_DARTS`], ``task_counts`` a
+    non-empty list of ints in [1, min(darts, :data:`MAX_TASKS`)], ``repeats`` an int in
+    [1, :data:`MAX_REPEATS`]. Raises ``TypeError``/``ValueError`` naming a bad argument
+    (a missing or closed client included) and ``RuntimeError`` for a cluster without
+    workers.
     """
     import importlib
     import multiprocessing
@@ -105,12 +116,14 @@ def measure_scaling(client, darts: int = 16_000_000, task_counts=(2, 8, 32),
 
     from distributed import wait
 
-    darts = count("darts", darts, minimum=1)
-    counts = [count("task_counts[i]", k, minimum=1, maximum=darts, limit="darts")
-              for k in task_counts]
+    check_client(client)
+    darts = count("darts", darts, minimum=1, maximum=MAX_DARTS)
+    counts = [count("task_counts[i]", k, minimum=1, maximum=min(darts, MAX_TASKS),
+                    limit="darts, and the limit of this function")
+              for k in sequence("task_counts", task_counts)]
     if not counts:
         raise ValueError("task_counts must hold at least one count")
-    repeats = count("repeats", repeats, minimum=1)
+    repeats = count("repeats", repeats, minimum=1, maximum=MAX_REPEATS)
     workers = worker_addresses(client)
     wait([submit_on(client, darts_in_circle, 0, 1000, worker=w) for w in workers])
     rows, reference = [], {}

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from distlab.checks import count
+from distlab.checks import count, fraction
+from distlab.concepts.plans import check_node_count
 from distlab.engines.allreduce import allreduce
 
 __all__ = ["averaging_sync"]
@@ -23,9 +24,12 @@ def averaging_sync(n_nodes: int = 8, tolerance: float = 1e-6, seed: int = 0) -> 
     """``n_nodes`` nodes with seeded values (integers 0–99) reach their mean by an exact
     all-reduce, by gossip on a complete graph and by gossip between ring neighbours (to
     ``tolerance``). One row per strategy: the rounds, the most one node sends (values),
-    and the final disagreement ("0" when exact). Raises ``TypeError``/``ValueError`` for
-    a bad ``n_nodes``."""
-    n_nodes = count("n_nodes", n_nodes, minimum=1)
+    and the final disagreement ("0" when exact). ``n_nodes`` an int in [1,
+    :data:`~distlab.concepts.plans.MAX_NODES`], ``tolerance`` in (0, 1), ``seed`` an int
+    ≥ 0; ``TypeError``/``ValueError`` naming the argument otherwise."""
+    n_nodes = check_node_count(n_nodes, "n_nodes")
+    seed = count("seed", seed)
+    fraction("tolerance", tolerance, open_low=True, open_high=True)
     values = list(np.random.default_rng(seed).integers(0, 100, n_nodes).astype(float))
     rows = []
     for algorithm, kind in (("recursive_doubling", "exact all-reduce (BSP; the document's \"strong\")"),

@@ -26,10 +26,10 @@ import numpy as np
 
 from distlab.engines.torch_gloo import median_seconds
 
-__all__ = ["softmax_regression", "rank_batch", "shards_for", "ddp_step", "time_ddp_step"]
+__all__ = ["shards_for", "ddp_step", "time_ddp_step"]
 
 
-def softmax_regression():
+def _softmax_regression():
     """Chapter 06's model in torch: a linear map from 65 inputs (64 pixels and the
     constant 1, so no separate bias) to 10 classes, weights starting at zero, float64 so
     that it can be compared with numpy to the last digits."""
@@ -43,7 +43,7 @@ def softmax_regression():
     return model
 
 
-def rank_batch(rank: int, world_size: int, seed: int, batch: int, step: int, shards=None):
+def _rank_batch(rank: int, world_size: int, seed: int, batch: int, step: int, shards=None):
     """Rank ``rank``'s mini-batch at ``step`` as torch tensors (X float64, y int64): the
     very rows distlab's node ``rank`` uses. ``shards`` (one ``(X, y)`` per rank, from
     :func:`shards_for`) spares the rank loading the data set itself (importing
@@ -58,8 +58,14 @@ def rank_batch(rank: int, world_size: int, seed: int, batch: int, step: int, sha
 
 
 def shards_for(world_size: int, seed: int = 0) -> list:
-    """Every rank's shard, loaded here once and passed to the ranks (``shards=``)."""
+    """Every rank's shard, loaded here once and passed to the ranks (``shards=``): a list
+    of ``world_size`` ``(X, y)`` pairs (float64 (rows, 65), int64 (rows,)). ``world_size``
+    an int in [1, 1024], ``seed`` an int ≥ 0; ``TypeError``/``ValueError`` otherwise."""
+    from distlab import checks
     from distlab.apps.training import load_shard
+
+    world_size = checks.count("world_size", world_size, minimum=1, maximum=1024)
+    checks.count("seed", seed)
     return [load_shard(r, world_size, seed) for r in range(world_size)]
 
 
@@ -71,15 +77,17 @@ def ddp_step(rank: int, world_size: int, seed: int = 0, batch: int = 32, lr: flo
     DDP's hooks, which all-reduce the gradients (bucketed, overlapping the backward pass)
     and divide by ``world_size``; every rank then applies the same SGD step. Returns the
     parameters after each step, shape (steps, 65, 10): each as distlab stores them, the
-    transpose of torch's weight."""
+    transpose of torch's weight. A rank's job: ``run_ranks`` gives it ``rank``,
+    ``world_size`` and ``group``; a bad setting raises in the rank, which ``run_ranks``
+    reports as a ``RuntimeError`` naming the rank."""
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
-    model = DistributedDataParallel(softmax_regression(), process_group=group)
+    model = DistributedDataParallel(_softmax_regression(), process_group=group)
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
     after = []
     for step in range(steps):
-        X, y = rank_batch(rank, world_size, seed, batch, step, shards)
+        X, y = _rank_batch(rank, world_size, seed, batch, step, shards)
         optimiser.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(X), y)
         loss.backward()
@@ -91,13 +99,14 @@ def ddp_step(rank: int, world_size: int, seed: int = 0, batch: int = 32, lr: flo
 def time_ddp_step(rank: int, world_size: int, seed: int = 0, batch: int = 32,
                   lr: float = 2.0, repeats: int = 5, shards=None, group=None) -> float:
     """Median seconds of one DDP training step (forward, backward and the gradient
-    all-reduce, optimiser step) of the softmax regression, the slowest rank's."""
+    all-reduce, optimiser step) of the softmax regression, the slowest rank's. Errors as
+    :func:`ddp_step`."""
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
-    model = DistributedDataParallel(softmax_regression(), process_group=group)
+    model = DistributedDataParallel(_softmax_regression(), process_group=group)
     optimiser = torch.optim.SGD(model.parameters(), lr=lr)
-    X, y = rank_batch(rank, world_size, seed, batch, 0, shards)
+    X, y = _rank_batch(rank, world_size, seed, batch, 0, shards)
 
     def run():
         optimiser.zero_grad()

@@ -54,11 +54,17 @@ class Network:
 DEFAULT_NETWORK = Network()
 
 
-def _whole(name: str, value) -> int:
+#: The most elements (``n``) and bytes per element (``itemsize``) a plan is costed for:
+#: their product must fit the int64 byte counts (2⁵⁰ elements is a petabyte of float64).
+MAX_ELEMENTS = 1 << 50
+MAX_ITEMSIZE = 1 << 12
+
+
+def _whole(name: str, value, maximum: int) -> int:
     """A count that may arrive as a whole float (``4e6 // 8`` is 500000.0)."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
-    return count(name, value)
+    return count(name, value, maximum=maximum)
 
 
 def _check(plan, n, itemsize=8, network: Network = DEFAULT_NETWORK) -> tuple[int, int]:
@@ -66,12 +72,12 @@ def _check(plan, n, itemsize=8, network: Network = DEFAULT_NETWORK) -> tuple[int
 
     Raises ``TypeError`` for a plan that is not a :class:`Plan`, a network that is not a
     :class:`Network` or a count that is not an int (or a whole float), ``ValueError``
-    for a negative count."""
+    for a negative count or one above :data:`MAX_ELEMENTS` / :data:`MAX_ITEMSIZE`."""
     if not isinstance(plan, Plan):
         raise TypeError(f"plan must be a Plan (from make_plan), got {type(plan).__name__}")
     if not isinstance(network, Network):
         raise TypeError(f"network must be a Network, got {type(network).__name__}")
-    return _whole("n", n), _whole("itemsize", itemsize)
+    return _whole("n", n, MAX_ELEMENTS), _whole("itemsize", itemsize, MAX_ITEMSIZE)
 
 
 def chunk_elements(plan: Plan, n: int) -> np.ndarray:
@@ -110,7 +116,8 @@ def round_bytes(plan: Plan, n: int, itemsize: int = 8):
 
 
 def bytes_per_node(plan: Plan, n: int, itemsize: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Total bytes each node sends and receives over the whole plan."""
+    """Total bytes each node sends and receives over the whole plan, two int64 arrays of
+    shape (nodes,); errors as :func:`round_bytes`."""
     _, _, out, inn, _ = round_bytes(plan, n, itemsize)
     return out.sum(axis=0), inn.sum(axis=0)
 
@@ -167,7 +174,8 @@ def closed_form(algorithm: str, p: int, n_bytes: float,
 
     ``algorithm`` one of :data:`CLOSED_FORMS`; ``p`` an int ≥ 1 (for gossip at most
     :data:`~distlab.concepts.plans.MAX_NODES`); ``n_bytes`` a finite number ≥ 0;
-    ``tolerance`` and ``self_weight`` in (0, 1). Raises ``TypeError`` / ``ValueError``
+    ``tolerance`` in [:data:`~distlab.concepts.gossip.MIN_TOLERANCE`, 1) and
+    ``self_weight`` in (0, 1). Raises ``TypeError`` / ``ValueError``
     naming the argument otherwise.
     """
     choice("algorithm", algorithm, CLOSED_FORMS)

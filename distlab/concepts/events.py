@@ -77,6 +77,8 @@ class Simulator:
     ``f(*args)`` at ``now + delay``; ``run()`` executes events in time order until the
     queue is empty, ``until`` is reached, or ``stop()`` is called from an event.
     ``rng`` (a ``random.Random``) is the only source of randomness a model should use.
+    ``seed`` an int ≥ 0; every method checks its arguments (``TypeError``/``ValueError``
+    naming them).
     """
 
     def __init__(self, seed: int = 0):
@@ -161,7 +163,8 @@ class Latency:
     ``distribution`` says how the jitter is drawn: ``"uniform"`` in [0, jitter] (a LAN),
     or ``"exponential"`` with mean ``jitter`` (a long tail, for the serving chapters:
     most messages are fast, a few are very slow — Dean & Barroso, "The Tail at Scale",
-    CACM 2013).
+    CACM 2013). ``TypeError``/``ValueError`` naming a field that is not a finite number
+    ≥ 0 or a known distribution.
     """
     base: float = 0.005
     jitter: float = 0.0
@@ -210,6 +213,9 @@ class MessageNetwork:
     message (None: unlimited); ``drop`` is the probability that a message is lost.
     A node sending to itself is a local call: no delay, never lost.
     ``stats`` counts what happened to messages: sent, delivered, and dropped by cause.
+    ``TypeError``/``ValueError`` naming an argument that is not of that kind or range
+    (``drop`` in [0, 1), ``bandwidth`` > 0); a node name that is unknown raises
+    ``ValueError`` naming it.
     """
 
     def __init__(self, sim: Simulator, latency: Latency | Callable = Latency(),

@@ -36,8 +36,34 @@ from distlab.concepts.plans import Plan, Round, Transfer, check_node_count
 
 GOSSIP_ALGORITHMS = ("gossip_ring", "gossip_complete", "gossip_random")
 DEFAULT_TOLERANCE = 1e-6
+#: The smallest tolerance a plan is built for: float64 rounding leaves an error of about
+#: 1e-16 after any number of rounds, so a smaller target would never be met.
+MIN_TOLERANCE = 1e-12
 # Node counts stop at plans.MAX_NODES here too: the matrices are n × n and their
 # eigenvalues cost O(n³).
+
+
+def _numbers(name: str, value) -> np.ndarray:
+    """``value`` as a non-empty float array of finite numbers."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") \
+            from None
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, but contains NaN or infinity")
+    return array
+
+
+def _tolerance(value) -> float:
+    """A tolerance in [:data:`MIN_TOLERANCE`, 1)."""
+    tolerance = _open_fraction("tolerance", value)
+    if tolerance < MIN_TOLERANCE:
+        raise ValueError(f"tolerance must be ≥ {MIN_TOLERANCE:g} (below it rounding, not "
+                         f"rounds, sets the error), got {tolerance!r}")
+    return tolerance
 
 
 def _open_fraction(name: str, value) -> float:
@@ -90,12 +116,10 @@ def second_eigenvalue(w: np.ndarray) -> float:
 
     ``w`` a symmetric (N, N) array of finite numbers, N ≤ MAX_NODES; ``TypeError`` /
     ``ValueError`` otherwise."""
-    w = np.asarray(w, dtype=float)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+    w = _numbers("w", w)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"w must be a square (N, N) matrix, got shape {w.shape}")
     check_node_count(len(w), "len(w)")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w must be finite, but contains NaN or infinity")
     n = len(w)
     if n == 1:
         return 0.0
@@ -108,10 +132,11 @@ def rounds_to_tolerance(r: float, tolerance: float, factor: float = 1.0) -> int:
     """``ceil(factor · ln(1/ε) / ln(1/r))``: rounds for a contraction r to reach ε
     (factor 3 for the randomized pairwise bound). At least 1 unless already exact.
 
-    ``r`` a number ≥ 0, ``tolerance`` in (0, 1), ``factor`` > 0; raises ``ValueError``
-    when ``r`` ≥ 1 (the iteration does not converge) or an argument is out of range."""
+    ``r`` a number ≥ 0, ``tolerance`` in [:data:`MIN_TOLERANCE`, 1), ``factor`` > 0;
+    raises ``ValueError`` when ``r`` ≥ 1 (the iteration does not converge) or an argument
+    is out of range, ``TypeError`` for one that is not a number."""
     r = number("r", r, minimum=0)
-    tolerance = _open_fraction("tolerance", tolerance)
+    tolerance = _tolerance(tolerance)
     factor = positive("factor", factor)
     if r <= 0.0:
         return 1
@@ -127,8 +152,9 @@ def predicted_rounds(algorithm: str, n: int, tolerance: float = DEFAULT_TOLERANC
     that for a high-probability guarantee).
 
     ``algorithm`` one of :data:`GOSSIP_ALGORITHMS`, ``n`` an int in [1, MAX_NODES],
-    ``tolerance`` and ``self_weight`` in (0, 1); else ``TypeError`` / ``ValueError``."""
-    tolerance = _open_fraction("tolerance", tolerance)
+    ``tolerance`` in [:data:`MIN_TOLERANCE`, 1), ``self_weight`` in (0, 1); else
+    ``TypeError`` / ``ValueError``."""
+    tolerance = _tolerance(tolerance)
     r = rate(algorithm, n, self_weight)
     if n == 1:
         return 0.0
@@ -158,10 +184,10 @@ def _matrix_round(w: np.ndarray, label: str) -> Round:
 def gossip_ring(p: int, tolerance: float = DEFAULT_TOLERANCE) -> Plan:
     """Synchronous ring gossip, enough rounds for the error to fall below ``tolerance``.
 
-    ``p`` an int in [1, MAX_NODES], ``tolerance`` in (0, 1); else ``TypeError`` /
-    ``ValueError``."""
+    ``p`` an int in [1, MAX_NODES], ``tolerance`` in [:data:`MIN_TOLERANCE`, 1); else
+    ``TypeError`` / ``ValueError``."""
     p = check_node_count(p)
-    tolerance = _open_fraction("tolerance", tolerance)
+    tolerance = _tolerance(tolerance)
     if p == 1:
         return Plan("gossip_ring", 1, 1, (), exact=False)
     w = ring_matrix(p)
@@ -177,7 +203,7 @@ def gossip_complete(p: int, tolerance: float = DEFAULT_TOLERANCE,
     """Synchronous complete-graph gossip with ``self_weight`` kept at home. Arguments
     and errors as :func:`gossip_ring`; ``self_weight`` in (0, 1)."""
     p = check_node_count(p)
-    tolerance = _open_fraction("tolerance", tolerance)
+    tolerance = _tolerance(tolerance)
     self_weight = _open_fraction("self_weight", self_weight)
     if p == 1:
         return Plan("gossip_complete", 1, 1, (), exact=False)
@@ -201,7 +227,7 @@ def gossip_random(p: int, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -
     Arguments and errors as :func:`gossip_ring`; ``seed`` an int ≥ 0.
     """
     p = check_node_count(p)
-    tolerance = _open_fraction("tolerance", tolerance)
+    tolerance = _tolerance(tolerance)
     seed = count("seed", seed)
     if p == 1:
         return Plan("gossip_random", 1, 1, (), exact=False)
@@ -229,5 +255,14 @@ def gossip_random(p: int, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -
 
 
 def disagreement(buffers: np.ndarray, mean: np.ndarray) -> float:
-    """‖x - x̄1‖ over all nodes and elements (Frobenius): a float."""
-    return float(np.linalg.norm(np.asarray(buffers, dtype=float) - mean))
+    """‖x - x̄1‖ over all nodes and elements (Frobenius): a float. ``buffers`` one value or
+    vector per node, shape (nodes,) or (nodes, n); ``mean`` one node's shape (a number
+    for scalars); both finite. ``TypeError``/``ValueError`` naming the argument
+    otherwise."""
+    buffers, mean = _numbers("buffers", buffers), _numbers("mean", mean)
+    if buffers.ndim not in (1, 2):
+        raise ValueError(f"buffers must have shape (nodes,) or (nodes, n), got {buffers.shape}")
+    if mean.shape not in ((), buffers.shape[1:]):
+        raise ValueError(f"mean must have one node's shape {buffers.shape[1:]}, "
+                         f"got {mean.shape}")
+    return float(np.linalg.norm(buffers - mean))

@@ -41,9 +41,9 @@ FIELDS = ("process", "kind", "value", "invoke", "complete")
 @dataclass(frozen=True)
 class Op:
     """One operation of a history: ``process`` did ``kind`` with ``value`` over
-    [``invoke``, ``complete``] (floats); ``complete=None`` means it never returned.
-    Raises ``ValueError`` (kind not in :data:`KINDS`, a time not finite, completed before
-    invoked) or ``TypeError`` (process or value unhashable, a time not a number)."""
+    [``invoke``, ``complete``] (floats, seconds ≥ 0); ``complete=None`` means it never
+    returned. Raises ``ValueError`` (kind not in :data:`KINDS`, a time not finite or
+    negative, completed before invoked) or ``TypeError`` (process or value unhashable, a time not a number)."""
     process: Hashable
     kind: str
     value: Any
@@ -57,12 +57,13 @@ class Op:
         except TypeError:
             raise TypeError(f"process and value must be hashable (numbers, strings, None), "
                             f"got {self.process!r} and {self.value!r}") from None
-        object.__setattr__(self, "invoke", number("invoke", self.invoke))
+        object.__setattr__(self, "invoke", number("invoke", self.invoke, minimum=0))
         if self.complete is not None:
             object.__setattr__(self, "complete", number("complete", self.complete))
             if self.complete < self.invoke:
-                raise ValueError(f"the operation completes ({self.complete:g}) before it is "
-                                 f"invoked ({self.invoke:g})")
+                raise ValueError(f"complete must not come before invoke: the operation "
+                                 f"completes ({self.complete:g}) before it is invoked "
+                                 f"({self.invoke:g})")
 
     def __str__(self) -> str:
         end = "…" if self.complete is None else f"{self.complete:g}"

@@ -31,14 +31,20 @@ from distlab import checks
 from distlab.concepts import pipeline, zero
 from distlab.concepts.sizing import GB, MODELS, OPTIMIZERS, PRECISIONS, bytes_per_parameter
 
-__all__ = ["Transformer", "SHAPES", "shape", "activation_bytes_per_layer", "degrees",
-           "DeviceMemory", "per_device", "configurations", "GB"]
+__all__ = ["Transformer", "SHAPES", "MAX_DEVICES", "shape", "activation_bytes_per_layer",
+           "degrees", "DeviceMemory", "per_device", "configurations", "GB"]
+
+#: The most devices :func:`configurations` splits a model over (it tries every divisor):
+#: about a million, past the largest training clusters built so far.
+MAX_DEVICES = 1 << 20
 
 
 @dataclass(frozen=True)
 class Transformer:
     """A GPT-style transformer's shape: ``layers`` L, ``hidden`` h, ``heads`` a,
-    ``sequence`` s (tokens), and its ``parameters`` Ψ (≈ 12Lh² plus embeddings)."""
+    ``sequence`` s (tokens), and its ``parameters`` Ψ (≈ 12Lh² plus embeddings). Raises
+    ``TypeError`` (a name or source not a string, a size not an int) or ``ValueError``
+    (an empty name, a size < 1, heads not dividing hidden)."""
     name: str
     layers: int
     hidden: int
@@ -48,6 +54,12 @@ class Transformer:
     source: str = ""
 
     def __post_init__(self):
+        for name in ("name", "source"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string, got "
+                                f"{type(getattr(self, name)).__name__}")
+        if not self.name:
+            raise ValueError("name must not be empty")
         for name in ("layers", "hidden", "heads", "sequence"):
             checks.count(name, getattr(self, name), minimum=1)
         checks.positive("parameters", self.parameters)
@@ -72,7 +84,7 @@ SHAPES = (
 
 
 def shape(name: str) -> Transformer:
-    """The entry of ``SHAPES`` called ``name``."""
+    """The entry of ``SHAPES`` called ``name``; ``ValueError`` (listing them) otherwise."""
     checks.choice("name", name, [s.name for s in SHAPES])
     return next(s for s in SHAPES if s.name == name)
 
@@ -153,10 +165,20 @@ def per_device(parameters: float | None = None, *, model: Transformer | None = N
     sequences; ``micro_batches`` m per step (default pp, enough for 1F1B's steady state);
     ``schedule`` "1f1b" or "gpipe"; ``recompute`` full activation recomputation;
     ``precision`` and ``optimizer`` as in :func:`distlab.concepts.sizing.bytes_per_parameter`.
-    Raises ``TypeError``/``ValueError`` naming the argument.
+    Raises ``TypeError``/``ValueError`` naming the argument (``dp`` or ``tp`` above
+    :data:`MAX_DEVICES`, ``pp`` above :data:`~distlab.concepts.pipeline.MAX_STAGES`, and
+    as "stages" above the model's layers, included).
     """
     if model is not None and not isinstance(model, Transformer):
         raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
+    for name, degree in (("dp", dp), ("tp", tp)):
+        checks.count(name, degree, minimum=1, maximum=MAX_DEVICES)
+    checks.count("pp", pp, minimum=1, maximum=pipeline.MAX_STAGES)
+    zero.check_stage(zero_stage, "stage (zero_stage)")     # "stage" first: the CLI's --zero
+    checks.choice("schedule", schedule, pipeline.SCHEDULES)
+    if micro_batches is not None:
+        checks.count("micro_batches", micro_batches, minimum=1,
+                     maximum=pipeline.MAX_MICRO_BATCHES)
     if parameters is None:
         if model is None:
             raise ValueError("parameters must be given (a count > 0) when model is not")
@@ -190,12 +212,16 @@ def configurations(model: Transformer, devices: int, *, device_memory_gb: float 
     hidden size, pp ≤ layers), its GB per part, the total, and ``fits`` (total ≤
     ``device_memory_gb``). 1F1B with m = pp micro-batches. The arithmetic allows ZeRO 2–3
     with pipeline parallelism, which some frameworks do not (DeepSpeed pairs its pipeline
-    engine with stage 1 at most)."""
+    engine with stage 1 at most). ``devices`` an int in [1, :data:`MAX_DEVICES`], other
+    arguments as :func:`per_device`; ``TypeError``/``ValueError`` naming the argument."""
     import pandas as pd
 
     if not isinstance(model, Transformer):
         raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
-    devices = checks.count("devices", devices, minimum=1)
+    devices = checks.count("devices", devices, minimum=1, maximum=MAX_DEVICES)
+    checks.count("micro_batch", micro_batch, minimum=1)
+    checks.choice("precision", precision, PRECISIONS)
+    checks.choice("optimizer", optimizer, OPTIMIZERS)
     limit = checks.positive("device_memory_gb", device_memory_gb) * GB
     rows = []
     for tp in (t for t in range(1, devices + 1) if devices % t == 0):

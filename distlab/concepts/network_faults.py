@@ -27,8 +27,9 @@ FAULT_ACTIONS = ("crash", "recover", "partition", "heal")
 class NetworkFault:
     """At ``time`` seconds: ``"crash"``/``"recover"`` node ``target``, or ``"partition"``
     the network into ``target`` (a tuple of groups of nodes), or ``"heal"`` the partition
-    (no target). Raises ``TypeError``/``ValueError`` for a negative or non-finite time or
-    an unknown action."""
+    (no target). Raises ``TypeError``/``ValueError`` for a negative or non-finite time,
+    an unknown action, or a target that does not fit it (a crash of None or of something
+    unhashable, a partition that is not a list of groups, a heal with a target)."""
     time: float
     action: str
     target: object = None
@@ -36,6 +37,21 @@ class NetworkFault:
     def __post_init__(self):
         number("time", self.time, minimum=0)
         choice("action", self.action, FAULT_ACTIONS)
+        if self.action in ("crash", "recover"):
+            try:
+                hash(self.target)
+            except TypeError:
+                raise TypeError(f"target must be a node's name, got {self.target!r}") from None
+            if self.target is None:
+                raise TypeError(f"target must name the node to {self.action}, got None")
+        elif self.action == "partition":
+            groups = self.target
+            if not isinstance(groups, (tuple, list)) or not groups or any(
+                    isinstance(g, (str, bytes)) or not hasattr(g, "__iter__") for g in groups):
+                raise TypeError(f"target must be a tuple of groups of nodes for a partition, "
+                                f"got {groups!r}")
+        elif self.target is not None:
+            raise ValueError(f"target must be None for a heal, got {self.target!r}")
 
     def nodes(self) -> list:
         """The nodes this fault names, in order (none for ``"heal"``). Raises

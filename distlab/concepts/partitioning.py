@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distlab.checks import choice, count, number
+from distlab.checks import choice, count, number, sequence
 from distlab.concepts.task_overhead import (break_even_task_seconds, fit_overhead,
                                             overhead_model, tasks_seconds)
 
@@ -39,25 +39,33 @@ __all__ = ["partition_even", "partition_cost_aware", "part_costs", "STRATEGIES",
            "tasks_seconds", "overhead_model", "break_even_task_seconds", "fit_overhead"]
 
 STRATEGIES = ("round_robin", "longest_first", "dynamic")
+#: The most tasks a list of durations may hold, and the most workers a schedule runs on:
+#: simulated task by task, 10⁶ tasks take a few seconds.
+MAX_TASKS = 10**6
+MAX_WORKERS = 100_000
 
 
 def as_costs(costs, name: str = "costs") -> list[float]:
     """``costs`` (task costs or durations) as a new list of floats; raises ``TypeError``
     for a string, a non-iterable or a cost that is not a number, ``ValueError`` for an
-    empty list or a cost that is negative, infinite or NaN."""
+    empty list, more than :data:`MAX_TASKS` or a cost that is negative, infinite or NaN."""
     if isinstance(costs, (str, bytes)) or not hasattr(costs, "__iter__"):
         raise TypeError(f"{name} must be a list of non-negative numbers, "
                         f"got {type(costs).__name__}")
     values = list(costs)
     if not values:
         raise ValueError(f"{name} must hold at least one task, got an empty list")
+    if len(values) > MAX_TASKS:
+        raise ValueError(f"{name} must hold at most {MAX_TASKS:,} tasks (the limit of this "
+                         f"function), got {len(values):,}")
     return [number(f"{name}[{i}]", c, minimum=0) for i, c in enumerate(values)]
 
 
 # -- task partitioning ---------------------------------------------------------------------
 def partition_even(costs, parts: int) -> list[list[int]]:
     """Naive: contiguous parts with equal numbers of tasks (sizes differ by at most one).
-    Returns the task indices of each part."""
+    Returns the task indices of each part. ``costs`` as :func:`as_costs`, ``parts`` an int
+    in [1, len(costs)]; ``TypeError``/``ValueError`` naming the argument otherwise."""
     n = len(as_costs(costs))
     parts = count("parts", parts, minimum=1)
     if parts > n:
@@ -70,7 +78,7 @@ def partition_cost_aware(costs, parts: int) -> list[list[int]]:
 
     Binary search on the largest part's cost; for a candidate, a greedy left-to-right cut
     tells whether ``parts`` parts suffice. Exact over contiguous partitions. Every part
-    gets at least one task.
+    gets at least one task. Arguments and errors as :func:`partition_even`.
     """
     values = as_costs(costs)
     n = len(values)
@@ -116,9 +124,21 @@ def partition_cost_aware(costs, parts: int) -> list[list[int]]:
 
 
 def part_costs(costs, partition) -> list[float]:
-    """Total cost of each part of ``partition`` (lists of task indices)."""
+    """Total cost of each part of ``partition`` (lists of task indices into ``costs``).
+    ``TypeError`` for a partition that is not a list of lists of ints, ``ValueError`` for
+    an empty one or an index outside the tasks; ``costs`` as :func:`as_costs`."""
     values = as_costs(costs)
-    return [float(sum(values[i] for i in part)) for part in partition]
+    parts = [_indices(f"partition[{k}]", part, len(values))
+             for k, part in enumerate(sequence("partition", partition))]
+    if not parts:
+        raise ValueError("partition must hold at least one part")
+    return [float(sum(values[i] for i in part)) for part in parts]
+
+
+def _indices(name: str, indices, n: int) -> list[int]:
+    """``indices`` as a list of task indices in [0, n)."""
+    return [count(f"{name}[{j}]", i, maximum=n - 1, limit="the last task")
+            for j, i in enumerate(sequence(name, indices))]
 
 
 # -- load balancing ------------------------------------------------------------------------
@@ -154,7 +174,8 @@ class Schedule:
 
 
 def lower_bound(durations, workers: int) -> float:
-    """No schedule beats max(longest task, total work ÷ workers)."""
+    """No schedule beats max(longest task, total work ÷ workers). ``durations`` as
+    :func:`as_costs`, ``workers`` an int ≥ 1; ``TypeError``/``ValueError`` otherwise."""
     values = as_costs(durations, "durations")
     workers = count("workers", workers, minimum=1)
     return max(max(values), sum(values) / workers)
@@ -186,9 +207,13 @@ def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
     ``"dynamic"`` hands tasks out in the given order to whichever worker is free first
     (ties: the lowest-numbered worker), like Dask; the two static strategies fix each
     worker's queue before anything runs.
+
+    ``durations`` as :func:`as_costs`, ``workers`` an int in [1, :data:`MAX_WORKERS`],
+    ``overhead`` and ``scheduler`` finite numbers ≥ 0; ``TypeError``/``ValueError``
+    naming the argument otherwise.
     """
     values = as_costs(durations, "durations")
-    workers = count("workers", workers, minimum=1)
+    workers = count("workers", workers, minimum=1, maximum=MAX_WORKERS)
     choice("strategy", strategy, STRATEGIES)
     overhead = number("overhead", overhead, minimum=0)
     scheduler = number("scheduler", scheduler, minimum=0)
@@ -213,8 +238,9 @@ def simulate_schedule(durations, workers: int, strategy: str = "dynamic",
 def skewed_durations(n: int, seed: int = 0, mean: float = 0.05, shape: float = 1.5) -> list[float]:
     """``n`` seeded task durations (seconds) with a heavy tail: a few tasks are much
     longer than the rest (Pareto with the given ``shape``), scaled to average ``mean``,
-    rounded to 0.1 ms so they print exactly."""
-    n = count("n", n, minimum=1)
+    rounded to 0.1 ms so they print exactly. ``n`` an int in [1, :data:`MAX_TASKS`],
+    ``seed`` an int ≥ 0, ``mean`` ≥ 0, ``shape`` > 1; ``TypeError``/``ValueError`` else."""
+    n = count("n", n, minimum=1, maximum=MAX_TASKS)
     count("seed", seed)
     mean = number("mean", mean, minimum=0)
     number("shape", shape, minimum=1, strict=True)   # > 1, so that the mean exists
@@ -225,8 +251,10 @@ def skewed_durations(n: int, seed: int = 0, mean: float = 0.05, shape: float = 1
 
 def alternating_durations(tasks: int = 8, long: float = 0.2, short: float = 0.02) -> list[float]:
     """Task durations (s) where every other task is long: the case that breaks
-    round-robin placement (on two workers, all the long ones land on one)."""
-    tasks = count("tasks", tasks, minimum=1)
+    round-robin placement (on two workers, all the long ones land on one). ``tasks`` an
+    int in [1, :data:`MAX_TASKS`], ``long`` and ``short`` > 0; ``TypeError``/``ValueError``
+    naming the argument otherwise."""
+    tasks = count("tasks", tasks, minimum=1, maximum=MAX_TASKS)
     long = number("long", long, minimum=0, strict=True)
     short = number("short", short, minimum=0, strict=True)
     return [long if i % 2 == 0 else short for i in range(tasks)]

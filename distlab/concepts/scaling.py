@@ -38,15 +38,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from distlab.checks import count, fraction, positive
+from distlab.checks import count, fraction, positive, sequence
 from distlab.concepts.cost import Network, plan_time
-from distlab.concepts.plans import EXACT_BUILDERS
+from distlab.concepts.plans import EXACT_BUILDERS, MAX_NODES
 
 __all__ = ["amdahl", "gustafson", "karp_flatt", "fit_amdahl", "serial_fraction_on_parallel",
            "karp_flatt_table", "predictions", "efficiency"]
 
 
 def _worker_counts(p, name: str = "p") -> np.ndarray:
+    """``p`` (a number or a list of them, each ≥ 1; fractions allowed, as the laws are
+    formulas) as a float array; ``TypeError`` for anything else, bools included."""
+    try:
+        kind = np.asarray(p).dtype.kind
+    except (TypeError, ValueError):        # a ragged list
+        kind = "O"
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be a worker count or a list of them, got "
+                        f"{type(p).__name__} {p!r}")
     array = np.asarray(p, dtype=float)
     if array.size == 0 or not np.all(np.isfinite(array)) or np.any(array < 1):
         raise ValueError(f"{name} must be worker counts ≥ 1, got {p!r}")
@@ -54,7 +63,9 @@ def _worker_counts(p, name: str = "p") -> np.ndarray:
 
 
 def amdahl(f: float, p):
-    """Speed-up of a fixed problem with parallel fraction ``f`` on ``p`` workers."""
+    """Speed-up of a fixed problem with parallel fraction ``f`` (in [0, 1]) on ``p``
+    workers (a number ≥ 1 or an array of them: a float or an array back).
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
     f = fraction("f (parallel fraction)", f)
     p = _worker_counts(p)
     result = 1.0 / ((1 - f) + f / p)
@@ -64,7 +75,7 @@ def amdahl(f: float, p):
 def gustafson(s: float, p):
     """Scaled speed-up S = s + (1 − s)·p on ``p`` workers, ``s`` the serial share of the
     time of the run on p workers (Gustafson 1988; not Amdahl's 1 − f: see
-    :func:`serial_fraction_on_parallel`)."""
+    :func:`serial_fraction_on_parallel`). Arguments and errors as :func:`amdahl`."""
     s = fraction("s (serial fraction)", s)
     p = _worker_counts(p)
     result = s + (1 - s) * p
@@ -72,7 +83,8 @@ def gustafson(s: float, p):
 
 
 def karp_flatt(speedup: float, p: float) -> float:
-    """The experimentally determined serial fraction e from a speed-up on p > 1 workers."""
+    """The experimentally determined serial fraction e from a speed-up (> 0) on p > 1
+    workers; ``TypeError``/``ValueError`` naming the argument otherwise."""
     speedup = positive("speedup", speedup)
     p = float(_worker_counts(p))
     if p <= 1:
@@ -82,9 +94,14 @@ def karp_flatt(speedup: float, p: float) -> float:
 
 def fit_amdahl(p, speedups) -> float:
     """The parallel fraction f that best fits measured speed-ups (least squares on
-    1/S − 1 = f · (1/p − 1), clipped to [0, 1]). Points with p = 1 carry no information."""
+    1/S − 1 = f · (1/p − 1), clipped to [0, 1]). Points with p = 1 carry no information.
+    ``p`` worker counts ≥ 1 and ``speedups`` positive numbers, as many; ``TypeError``/
+    ``ValueError`` naming the argument otherwise."""
     p = _worker_counts(p)
-    s = np.asarray(speedups, dtype=float)
+    try:
+        s = np.asarray(speedups, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"speedups must be a list of numbers, got {speedups!r}") from None
     if s.shape != p.shape:
         raise ValueError(f"p and speedups must have the same length, got {p.size} and {s.size}")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
@@ -97,7 +114,7 @@ def fit_amdahl(p, speedups) -> float:
 
 def serial_fraction_on_parallel(f: float, p: float) -> float:
     """Gustafson's s from Amdahl's f: the share of the p-worker run spent in serial code,
-    s = (1 − f) / ((1 − f) + f / p)."""
+    s = (1 − f) / ((1 − f) + f / p). Arguments and errors as :func:`amdahl`."""
     f = fraction("f (parallel fraction)", f)
     p = float(_worker_counts(p))
     return (1 - f) / ((1 - f) + f / p)
@@ -112,10 +129,18 @@ def karp_flatt_table(timings):
     S / p, ``Karp-Flatt e`` (NaN at p = 1; it may fall outside [0, 1] on a noisy
     machine), and per group ``Amdahl 1 - f (fit)``, the serial fraction of
     :func:`fit_amdahl` on all the group's points — equal to e when p = 2 is the only
-    other point. Raises ``ValueError`` for a missing column or a group without p = 1."""
+    other point. Raises ``TypeError`` for timings that are neither, ``ValueError`` for a
+    missing column or a group without p = 1."""
     import pandas as pd
 
-    frame = pd.DataFrame(timings).copy()
+    if not isinstance(timings, pd.DataFrame) and (
+            isinstance(timings, (str, bytes, dict)) or not hasattr(timings, "__iter__")):
+        raise TypeError(f"timings must be a DataFrame or a list of dicts, got "
+                        f"{type(timings).__name__}")
+    try:
+        frame = pd.DataFrame(timings).copy()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"timings must be a DataFrame or a list of dicts: {exc}") from None
     missing = {"engine", "tasks", "workers", "seconds"} - set(frame.columns)
     if missing:
         raise ValueError(f"timings must have columns engine, tasks, workers and seconds; "
@@ -142,12 +167,15 @@ def predictions(f: float, measured_at: float = 2, workers=(1, 2, 4, 8, 16, 32, 6
     ``measured_at``): Amdahl (same problem) and Gustafson (problem grown with p). A
     DataFrame, one row per worker count. The Gustafson column's name states its serial
     share s: the share of the run on ``measured_at`` workers spent in serial code,
-    :func:`serial_fraction_on_parallel` (``table.attrs["gustafson s"]`` holds it)."""
+    :func:`serial_fraction_on_parallel` (``table.attrs["gustafson s"]`` holds it).
+    ``TypeError``/``ValueError`` naming the argument (as :func:`amdahl`)."""
     import pandas as pd
 
     f = fraction("f (parallel fraction)", f)
     p = _worker_counts(workers, "workers")
-    s = serial_fraction_on_parallel(f, measured_at)
+    if p.ndim != 1:
+        raise TypeError(f"workers must be a list of worker counts, got {workers!r}")
+    s = serial_fraction_on_parallel(f, float(_worker_counts(measured_at, "measured_at")))
     table = pd.DataFrame({"workers": p.astype(int),
                           "Amdahl speed-up (prediction)": np.round(amdahl(f, p), 2),
                           "Amdahl efficiency (prediction)": np.round(amdahl(f, p) / p, 2),
@@ -172,14 +200,20 @@ def efficiency(nodes=(1, 2, 4, 8, 16, 32, 64), algorithms=("star", "tree", "ring
     """
     import pandas as pd
 
-    nodes = [count("nodes", p, minimum=1) for p in nodes]
+    nodes = [count(f"nodes[{i}]", p, minimum=1, maximum=MAX_NODES)
+             for i, p in enumerate(sequence("nodes", nodes))]
     if not nodes:
         raise ValueError("nodes must hold at least one node count")
-    if isinstance(algorithms, str) or not algorithms:
-        raise TypeError("algorithms must be a non-empty list of all-reduce names")
+    try:
+        algorithms = sequence("algorithms", algorithms)
+    except TypeError:
+        raise TypeError(f"algorithms must be a non-empty list of all-reduce names, "
+                        f"got {type(algorithms).__name__}") from None
+    if not algorithms:
+        raise ValueError("algorithms must be a non-empty list of all-reduce names")
     for algorithm in algorithms:
-        if algorithm not in EXACT_BUILDERS:
-            raise ValueError(f"unknown algorithm {algorithm!r}; known algorithms: "
+        if not isinstance(algorithm, str) or algorithm not in EXACT_BUILDERS:
+            raise ValueError(f"algorithms holds an unknown algorithm {algorithm!r}; known: "
                              f"{', '.join(EXACT_BUILDERS)}")
     gradient_bytes = positive("gradient_bytes", gradient_bytes)
     compute_s = positive("compute_s", compute_s)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from distlab.checks import choice, count, flag, fraction, positive
+from distlab.checks import choice, count, flag, fraction, number, positive
 
 __all__ = ["Model", "Accelerator", "MODELS", "ACCELERATORS", "PRECISIONS", "OPTIMIZERS",
            "bytes_per_parameter", "memory_bytes", "training_flops", "inference_flops",
@@ -53,20 +53,44 @@ PRECISIONS = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}
 
 
+def _check_record(record, *amounts: str) -> None:
+    """A named record's fields: ``name`` a non-empty string, each of ``amounts`` a finite
+    number > 0, ``source`` a string."""
+    for name, value in (("name", record.name), ("source", record.source)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not record.name:
+        raise ValueError("name must not be empty")
+    for name in amounts:
+        positive(name, getattr(record, name))
+
+
 @dataclass(frozen=True)
 class Model:
+    """A model to size: its ``name``, ``parameters`` and training ``tokens`` (finite
+    numbers > 0), and the ``source`` of the numbers. ``TypeError``/``ValueError`` naming
+    the field otherwise."""
     name: str
     parameters: float
     tokens: float          # training tokens
     source: str
 
+    def __post_init__(self):
+        _check_record(self, "parameters", "tokens")
+
 
 @dataclass(frozen=True)
 class Accelerator:
+    """A device: its ``name``, ``memory_gb`` and dense 16-bit ``peak_tflops`` (finite
+    numbers > 0), and the ``source`` (a datasheet). ``TypeError``/``ValueError`` naming
+    the field otherwise."""
     name: str
     memory_gb: float
     peak_tflops: float     # dense 16-bit tensor throughput, TFLOP/s
     source: str
+
+    def __post_init__(self):
+        _check_record(self, "memory_gb", "peak_tflops")
 
 
 #: Named models, from BERT-base to a 175B model, with their published training tokens.
@@ -91,7 +115,9 @@ ACCELERATORS = (
 
 
 def human(x: float) -> str:
-    """110e6 → '110M', 1.3e9 → '1.3B', 2e12 → '2T' (no space, so it never reads as bytes)."""
+    """110e6 → '110M', 1.3e9 → '1.3B', 2e12 → '2T' (no space, so it never reads as bytes).
+    ``x`` a finite number, else ``TypeError``/``ValueError``."""
+    x = number("x", x)
     for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= size:
             return f"{x / size:.3g}{suffix}"

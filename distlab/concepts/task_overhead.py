@@ -60,7 +60,9 @@ def overhead_model(total_seconds: float, tasks: int, workers: int,
     the scheduler's share, tasks × scheduler (serial, a floor however many workers
     there are); the workers' share, ⌈tasks / workers⌉ × (total / tasks + worker); the
     predicted time, the larger of the two (:func:`tasks_seconds`); the ideal time
-    total / workers; the efficiency ideal ÷ predicted; and which of the two bounds."""
+    total / workers; the efficiency ideal ÷ predicted; and which of the two bounds.
+    ``total_seconds`` > 0, the per-task times ≥ 0, the counts ints ≥ 1: else
+    ``TypeError``/``ValueError`` naming the argument."""
     total = number("total_seconds", total_seconds, minimum=0, strict=True)
     tasks = count("tasks", tasks, minimum=1)
     workers = count("workers", workers, minimum=1)
@@ -82,7 +84,9 @@ def break_even_task_seconds(scheduler_per_task: float, efficiency: float = 0.5,
     tasks of t seconds the efficiency is min(t / (t + worker), t / (workers · scheduler))
     (from :func:`tasks_seconds`, for tasks a multiple of the workers), so
     t = max(worker · E / (1 − E), E · workers · scheduler): the scheduler must hand out
-    ``workers`` tasks in the time one runs, and a task must outlast its own overhead."""
+    ``workers`` tasks in the time one runs, and a task must outlast its own overhead.
+    ``efficiency`` in (0, 1), times finite and ≥ 0, ``workers`` an int ≥ 1: else
+    ``TypeError``/``ValueError`` naming the argument."""
     scheduler = number("scheduler_per_task", scheduler_per_task, minimum=0)
     efficiency = fraction("efficiency", efficiency, open_low=True, open_high=True)
     workers = count("workers", workers, minimum=1)
@@ -98,14 +102,25 @@ def fit_overhead(measurements, workers: int) -> float:
     (measurements at one w cannot tell a worker's share from the scheduler's; Dask's
     scheduler is where it adds up). Returns 0.0 when nothing is slower than the work
     alone. Exact: the sum is a quadratic in s between the points
-    where a row becomes scheduler-bound, so each piece's least-squares point is checked."""
+    where a row becomes scheduler-bound, so each piece's least-squares point is checked.
+    Raises ``TypeError`` for measurements that are not such a table, ``ValueError`` for a
+    missing column, no rows, or a value that is not finite and > 0 (tasks ≥ 1)."""
     workers = count("workers", workers, minimum=1)
-    k = np.asarray(measurements["tasks"], dtype=float)
-    measured = np.asarray(measurements["measured (s)"], dtype=float)
+    columns = ("tasks", "measured (s)", "ideal (s)")
+    if not hasattr(measurements, "__getitem__") or isinstance(measurements, (str, bytes)):
+        raise TypeError(f"measurements must be a DataFrame with the columns "
+                        f"{', '.join(columns)}, got {type(measurements).__name__}")
+    try:
+        k, measured, ideal = (np.asarray(measurements[c], dtype=float) for c in columns)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise ValueError(f"measurements must have the columns {', '.join(columns)} of "
+                         f"numbers") from None
     if k.size == 0:
         raise ValueError("measurements must hold at least one row")
-    compute = np.ceil(k / workers) * np.asarray(measurements["ideal (s)"], dtype=float) \
-        * workers / k                                   # ⌈k/w⌉ · total / k
+    if not (np.all(np.isfinite([k, measured, ideal])) and np.all(k >= 1)
+            and np.all(measured > 0) and np.all(ideal > 0)):
+        raise ValueError("measurements must hold finite times > 0 and task counts ≥ 1")
+    compute = np.ceil(k / workers) * ideal * workers / k     # ⌈k/w⌉ · total / k
     knees = np.sort(compute / k)                        # s above which a row is scheduler-bound
 
     def error(s: float) -> float:

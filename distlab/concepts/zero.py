@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from distlab import checks
-from distlab.concepts.cost import round_bytes
+from distlab.concepts.cost import MAX_ELEMENTS, MAX_ITEMSIZE, round_bytes
 from distlab.concepts.kernel import block_bounds
-from distlab.concepts.plans import ring
+from distlab.concepts.plans import MAX_NODES, ring
 
 __all__ = ["STAGES", "PARTS", "check_stage", "sharded_parts", "state_bytes", "collectives",
            "step_bytes", "RankState", "shard", "adam_step", "ring_step_bytes"]
@@ -46,17 +46,21 @@ STAGES = (0, 1, 2, 3)
 PARTS = ("parameters", "gradients", "optimizer state")
 
 
-def check_stage(stage) -> int:
-    """``stage`` as an int in 0–3; ``TypeError``/``ValueError`` naming ``stage``."""
-    stage = checks.count("stage", stage)
+def check_stage(stage, name: str = "stage") -> int:
+    """``stage`` as an int in 0–3; ``TypeError``/``ValueError`` naming the argument
+    (``name``, a non-empty string)."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    stage = checks.count(name, stage)
     if stage not in STAGES:
-        raise ValueError(f"stage must be a ZeRO stage 0, 1, 2 or 3, got {stage}")
+        raise ValueError(f"{name} must be a ZeRO stage 0, 1, 2 or 3, got {stage}")
     return stage
 
 
 def sharded_parts(stage: int) -> tuple[str, ...]:
     """The parts of the state that stage ``stage`` cuts into shards: () for 0, then the
-    optimizer state (1), plus the gradients (2), plus the parameters (3)."""
+    optimizer state (1), plus the gradients (2), plus the parameters (3). Errors as
+    :func:`check_stage`."""
     return PARTS[3 - check_stage(stage):]
 
 
@@ -88,7 +92,7 @@ def collectives(stage: int) -> list[tuple[str, str]]:
     Stage 0 all-reduces the gradients; 1 and 2 reduce-scatter them (each rank updates
     its shard) and all-gather the updated parameters; 3 all-gathers each layer's
     parameters in the forward and again in the backward pass, and reduce-scatters the
-    gradients (ZeRO §5, §7.2)."""
+    gradients (ZeRO §5, §7.2). Errors as :func:`check_stage`."""
     return {0: [("all-reduce", "gradients")],
             1: [("reduce-scatter", "gradients"), ("all-gather", "parameters")],
             2: [("reduce-scatter", "gradients"), ("all-gather", "parameters")],
@@ -100,7 +104,9 @@ def collectives(stage: int) -> list[tuple[str, str]]:
 def step_bytes(parameters: float, ranks: int, stage: int, *,
                element_bytes: float = 2) -> float:
     """Bytes each rank sends per step: (N−1)/N·Ψ·e per reduce-scatter or all-gather, two
-    of them (an all-reduce) at stages 0–2, three at stage 3 (ZeRO §7.2)."""
+    of them (an all-reduce) at stages 0–2, three at stage 3 (ZeRO §7.2). ``parameters``
+    and ``element_bytes`` finite numbers > 0, ``ranks`` an int ≥ 1, ``stage`` 0–3;
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
     parameters = checks.positive("parameters", parameters)
     ranks = checks.count("ranks", ranks, minimum=1)
     element_bytes = checks.positive("element_bytes", element_bytes)
@@ -109,6 +115,32 @@ def step_bytes(parameters: float, ranks: int, stage: int, *,
 
 
 # -- the sharding, as arrays ------------------------------------------------------------------
+
+def _finite(name: str, value) -> np.ndarray:
+    """``value`` as a non-empty array of finite numbers (any shape, its own dtype kept)."""
+    try:
+        array = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
+    except ValueError:                                    # a ragged list
+        array = None
+    if array is None or array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    if array.size == 0:
+        raise ValueError(f"{name} must hold at least one number, got an empty array")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, but contains NaN or infinity")
+    return array
+
+
+def _float_dtype(name: str, dtype) -> np.dtype:
+    try:
+        dtype = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind != "f":
+        raise TypeError(f"{name} must be a numpy floating type (np.float16, np.float32, "
+                        f"np.float64), got {dtype!r}")
+    return dtype
+
 @dataclass
 class RankState:
     """What one rank keeps between steps: 16-bit ``weights`` and ``gradients`` (the whole
@@ -140,12 +172,16 @@ def shard(weights, ranks: int, stage: int, *, weight_dtype=np.float16,
     each, rank r owning elements ``block_bounds(Ψ, N)[r:r+2]`` (``numpy.array_split``'s
     cut). Gradients start at zero. ``weight_dtype`` for weights and gradients (default
     float16), ``optimizer_dtype`` for the optimizer state (default float32); use float64
-    for both to compare with unsharded training bit for bit."""
-    weights = np.asarray(weights).reshape(-1)
-    if weights.size == 0:
-        raise ValueError("weights must hold at least one parameter, got an empty array")
-    ranks = checks.count("ranks", ranks, minimum=1)
+    for both to compare with unsharded training bit for bit.
+
+    ``weights`` a non-empty vector (or array, flattened) of finite numbers, ``ranks`` an
+    int in [1, :data:`~distlab.concepts.plans.MAX_NODES`], ``stage`` 0–3, the dtypes
+    numpy floating types; ``TypeError``/``ValueError`` naming the argument otherwise."""
+    weights = _finite("weights", weights).reshape(-1)
+    ranks = checks.count("ranks", ranks, minimum=1, maximum=MAX_NODES)
     sharded = sharded_parts(stage)
+    weight_dtype = _float_dtype("weight_dtype", weight_dtype)
+    optimizer_dtype = _float_dtype("optimizer_dtype", optimizer_dtype)
     bounds = block_bounds(weights.size, ranks)
     master = weights.astype(optimizer_dtype)
     low_precision = master.astype(weight_dtype)
@@ -174,7 +210,12 @@ def adam_step(states: list[RankState], gradients, step: int, *, lr: float = 1e-3
     (stage 0: the mean; 1: its local gradient with its shard replaced by the mean; 2–3:
     the mean of its shard only), updates its part of the optimizer state, and ends
     with the new weights it keeps (all, or its shard at stage 3). Returns the full new
-    weight vector (in ``optimizer_dtype``: what the all-gather would assemble)."""
+    weight vector (in ``optimizer_dtype``: what the all-gather would assemble).
+
+    ``step`` an int ≥ 1, ``lr`` and ``eps`` finite numbers > 0, ``beta1`` and ``beta2``
+    in [0, 1), ``gradients`` finite; ``TypeError``/``ValueError`` naming the argument
+    otherwise, raised before any state changes."""
+    states = checks.sequence("states", states)
     if not states or not all(isinstance(s, RankState) for s in states):
         raise TypeError("states must be a non-empty list of RankState (from shard)")
     step = checks.count("step", step, minimum=1)
@@ -182,7 +223,7 @@ def adam_step(states: list[RankState], gradients, step: int, *, lr: float = 1e-3
     beta1 = checks.fraction("beta1", beta1, open_high=True)
     beta2 = checks.fraction("beta2", beta2, open_high=True)
     eps = checks.positive("eps", eps)
-    gradients = np.asarray(gradients)
+    gradients = _finite("gradients", gradients)
     size = states[-1].hi
     if gradients.shape != (len(states), size):
         raise ValueError(f"gradients must have shape (ranks, parameters) = "
@@ -222,10 +263,13 @@ def ring_step_bytes(parameters: int, ranks: int, stage: int, *,
     (:func:`distlab.concepts.plans.ring`): its reduce-scatter rounds and its all-gather
     rounds for a vector of ``parameters`` elements, combined as :func:`collectives` says.
     Shape (ranks,), int64. Equals :func:`step_bytes` when ``ranks`` divides
-    ``parameters``."""
-    parameters = checks.count("parameters", parameters, minimum=1)
-    ranks = checks.count("ranks", ranks, minimum=1)
-    element_bytes = checks.count("element_bytes", element_bytes, minimum=1)
+    ``parameters``. ``parameters`` and ``element_bytes`` ints ≥ 1, ``ranks`` an int in
+    [1, :data:`~distlab.concepts.plans.MAX_NODES`], ``stage`` 0–3;
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
+    parameters = checks.count("parameters", parameters, minimum=1, maximum=MAX_ELEMENTS)
+    ranks = checks.count("ranks", ranks, minimum=1, maximum=MAX_NODES)
+    element_bytes = checks.count("element_bytes", element_bytes, minimum=1,
+                                 maximum=MAX_ITEMSIZE)
     stage = check_stage(stage)
     sent = round_bytes(ring(ranks), parameters, element_bytes)[2]    # (rounds, ranks)
     reduce_scatter, all_gather = sent[:ranks - 1].sum(axis=0), sent[ranks - 1:].sum(axis=0)

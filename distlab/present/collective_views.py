@@ -11,10 +11,35 @@ import math
 import numpy as np
 import pandas as pd
 
-from distlab.engines.allreduce import (ALGORITHMS, EXACT_ALGORITHMS, AllreduceResult,
-    allreduce, check_algorithm, check_nodes, make_plan)
+from distlab import checks
 from distlab.concepts.cost import Network, closed_form, cost_summary, lower_bound_bytes
-from distlab.concepts.gossip import predicted_rounds, rate
+from distlab.concepts.gossip import GOSSIP_ALGORITHMS, predicted_rounds, rate
+from distlab.concepts.plans import MAX_NODES
+from distlab.engines.allreduce import (ALGORITHMS, EXACT_ALGORITHMS, AllreduceResult,
+                                       allreduce, check_algorithm, make_plan)
+from distlab.present.figures import closed_figure
+
+#: The most seeded runs :func:`gossip_table` averages per node count.
+MAX_SEEDS = 100
+
+
+def _algorithms(algorithms, known) -> list[str]:
+    """A non-empty list of names from ``known``, each checked."""
+    names = [checks.choice(f"algorithms[{i}]", a, known)
+             for i, a in enumerate(checks.sequence("algorithms", algorithms))]
+    if not names:
+        raise ValueError("algorithms must hold at least one algorithm")
+    return names
+
+
+def _nodes(n_nodes) -> int:
+    return checks.count("n_nodes", n_nodes, minimum=1, maximum=MAX_NODES)
+
+
+def _network(network) -> Network:
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a Network, got {type(network).__name__}")
+    return network
 
 
 # --------------------------------------------------------------------------------------
@@ -29,9 +54,11 @@ def _cell(row: pd.Series, columns: list[str], decimals: int) -> str | float:
 
 def steps_table(result: AllreduceResult, decimals: int = 4) -> pd.DataFrame:
     """The trace as rounds × nodes: one row per round (its label as the index), one column
-    per node; scalars as numbers, vectors as short strings."""
+    per node; scalars as numbers, vectors as short strings. ``TypeError`` for a result
+    that is not what ``allreduce`` returns; ``decimals`` an int in [0, 17]."""
     if not isinstance(result, AllreduceResult):
         raise TypeError(f"result must be what allreduce returns, got {type(result).__name__}")
+    decimals = checks.count("decimals", decimals, maximum=17)
     trace = result.trace
     columns = [c for c in trace.columns if c not in ("round", "step", "node")]
     table = {}
@@ -45,7 +72,8 @@ def steps_table(result: AllreduceResult, decimals: int = 4) -> pd.DataFrame:
 
 def step_view(result: AllreduceResult, k: int, decimals: int = 4) -> dict:
     """What happens in round ``k`` (0 = the start): its label, its transfers as text, and
-    the table of every node's buffer up to and including that round."""
+    the table of every node's buffer up to and including that round. Arguments and errors
+    as :func:`steps_table`, and ``k`` an int in [0, rounds]."""
     table = steps_table(result, decimals)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an int, got {type(k).__name__}")
@@ -62,7 +90,7 @@ def step_view(result: AllreduceResult, k: int, decimals: int = 4) -> dict:
     return {"round": k, "label": label, "transfers": transfers, "table": table.iloc[:k + 1]}
 
 
-def step_html(view: dict) -> str:
+def _step_html(view: dict) -> str:
     """A step view as HTML: the round, its transfers, the table so far."""
     import html
 
@@ -76,10 +104,15 @@ def step_html(view: dict) -> str:
 
 def stepper(values=(10, 20, 30), algorithm: str = "ring"):
     """A widget to walk through an all-reduce round by round: pick an algorithm, move the
-    slider, read who sent what to whom and every node's buffer."""
+    slider, read who sent what to whom and every node's buffer. ``values`` one finite
+    number per node (2 to 16), ``algorithm`` one of ``ALGORITHMS``; ``TypeError``/
+    ``ValueError`` naming the argument otherwise."""
     import ipywidgets as widgets
 
-    values = list(values)
+    values = [checks.number(f"values[{i}]", v)
+              for i, v in enumerate(checks.sequence("values", values))]
+    if not 2 <= len(values) <= 16:
+        raise ValueError(f"values must hold 2 to 16 numbers, one per node, got {len(values)}")
     pick = widgets.Dropdown(options=list(ALGORITHMS), value=check_algorithm(algorithm),
                             description="algorithm")
     slider = widgets.IntSlider(value=0, min=0, max=1, description="round")
@@ -87,7 +120,7 @@ def stepper(values=(10, 20, 30), algorithm: str = "ring"):
     state = {}
 
     def redraw(*_):
-        view.value = step_html(step_view(state["result"], slider.value))
+        view.value = _step_html(step_view(state["result"], slider.value))
 
     def rerun(*_):
         state["result"] = allreduce(values, pick.value)
@@ -108,14 +141,18 @@ def stepper(values=(10, 20, 30), algorithm: str = "ring"):
 def cost_table(n_nodes: int, n_bytes: float, network: Network = Network(),
                algorithms=ALGORITHMS, tolerance: float = 1e-6) -> pd.DataFrame:
     """Closed-form rounds, busiest node's bytes (÷ the lower bound 2(p-1)/p·n) and α-β
-    time per algorithm; the tests check these closed forms against the plans."""
-    n_nodes = check_nodes(n_nodes)
-    if not n_bytes > 0:
-        raise ValueError(f"n_bytes must be positive, got {n_bytes!r}")
+    time per algorithm; the tests check these closed forms against the plans. ``n_nodes``
+    an int in [1, :data:`~distlab.concepts.plans.MAX_NODES`], ``n_bytes`` a finite number
+    > 0, ``algorithms`` a non-empty list of ``ALGORITHMS``, ``tolerance`` in (0, 1);
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
+    n_nodes = _nodes(n_nodes)
+    n_bytes = checks.positive("n_bytes", n_bytes)
+    algorithms = _algorithms(algorithms, ALGORITHMS)
+    network = _network(network)
     bound = lower_bound_bytes(n_nodes, n_bytes)
     rows = []
     for algorithm in algorithms:
-        cf = closed_form(check_algorithm(algorithm), n_nodes, n_bytes, network, tolerance)
+        cf = closed_form(algorithm, n_nodes, n_bytes, network, tolerance)
         rows.append({"algorithm": algorithm, "rounds": cf["rounds"],
                      "max bytes sent": cf["max_bytes_sent"],
                      "÷ lower bound": cf["max_bytes_sent"] / bound if bound else float("nan"),
@@ -135,8 +172,16 @@ def _fmt_seconds(s: float) -> str:
 def cost_explorer(n_nodes: int = 8, n_bytes: float = 4e6, alpha: float = 5e-6,
                   bandwidth_gbit: float = 100.0):
     """A widget: node count, message size, latency and bandwidth in, the α-β cost of every
-    algorithm out, fastest first."""
+    algorithm out, fastest first. The starting values must lie on the sliders: ``n_nodes``
+    an int in [2, 256], ``n_bytes`` in [10, 10¹¹], ``alpha`` in [10⁻⁷, 0.1] s,
+    ``bandwidth_gbit`` in [0.1, 1000]; ``TypeError``/``ValueError`` naming the argument
+    otherwise."""
     import ipywidgets as widgets
+
+    n_nodes = checks.count("n_nodes", n_nodes, minimum=2, maximum=256)
+    n_bytes = checks.number("n_bytes", n_bytes, minimum=10, maximum=1e11)
+    alpha = checks.number("alpha", alpha, minimum=1e-7, maximum=0.1)
+    bandwidth_gbit = checks.number("bandwidth_gbit", bandwidth_gbit, minimum=0.1, maximum=1e3)
 
     nodes = widgets.IntSlider(value=n_nodes, min=2, max=256, description="nodes N")
     size = widgets.FloatLogSlider(value=n_bytes, base=10, min=1, max=11, step=0.25,
@@ -163,9 +208,15 @@ def projection(n_params: float = 7e9, bytes_per_param: int = 4, n_nodes: int = 6
                network: Network = Network(alpha=5e-6, bandwidth=100e9 / 8),
                algorithms=EXACT_ALGORITHMS) -> pd.DataFrame:
     """One all-reduce of a model's gradients: bytes, rounds and α-β time per algorithm,
-    derived from the plans (the gradient is n_params × bytes_per_param bytes per node)."""
-    n_nodes = check_nodes(n_nodes)
-    n = int(n_params)
+    derived from the plans (the gradient is n_params × bytes_per_param bytes per node).
+    ``n_params`` a finite number ≥ 1 (at most 10¹⁵), ``bytes_per_param`` an int in [1,
+    16], ``n_nodes`` as :func:`cost_table`, ``algorithms`` a non-empty list of
+    ``EXACT_ALGORITHMS``; ``TypeError``/``ValueError`` naming the argument otherwise."""
+    n_nodes = _nodes(n_nodes)
+    n = int(checks.number("n_params", n_params, minimum=1, maximum=1e15))
+    bytes_per_param = checks.count("bytes_per_param", bytes_per_param, minimum=1, maximum=16)
+    network = _network(network)
+    algorithms = _algorithms(algorithms, EXACT_ALGORITHMS)
     rows = []
     for algorithm in algorithms:
         s = cost_summary(make_plan(algorithm, n_nodes), n, bytes_per_param, network)
@@ -176,10 +227,17 @@ def projection(n_params: float = 7e9, bytes_per_param: int = 4, n_nodes: int = 6
 
 
 def plot_costs(n_nodes: int, sizes, network: Network, algorithms=EXACT_ALGORITHMS):
-    """α-β time against message size, one line per algorithm (log-log)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
+    """α-β time against message size, one line per algorithm (log-log). ``sizes`` a
+    non-empty list of finite numbers > 0 (bytes per node); the other arguments and errors
+    as :func:`cost_table`. Returns a figure, already closed in pyplot."""
+    n_nodes, network = _nodes(n_nodes), _network(network)
+    sizes = [checks.positive(f"sizes[{i}]", s) for i, s in enumerate(checks.sequence("sizes",
+                                                                                   sizes))]
+    if not sizes:
+        raise ValueError("sizes must hold at least one size in bytes")
+    algorithms = _algorithms(algorithms, ALGORITHMS)
+    fig = closed_figure(figsize=(6, 3.5), dpi=80)
+    ax = fig.subplots()
     for algorithm in algorithms:
         ax.plot(sizes, [closed_form(algorithm, n_nodes, s, network)["time_s"] for s in sizes],
                 label=algorithm, marker=".")
@@ -195,7 +253,9 @@ def plot_costs(n_nodes: int, sizes, network: Network, algorithms=EXACT_ALGORITHM
 # --------------------------------------------------------------------------------------
 
 def convergence(result: AllreduceResult) -> pd.DataFrame:
-    """Relative disagreement ‖x(k) - x̄1‖ / ‖x(0) - x̄1‖ after each round of ``result``."""
+    """Relative disagreement ‖x(k) - x̄1‖ / ‖x(0) - x̄1‖ after each round of ``result``:
+    a DataFrame with columns ``round`` and ``error``. ``TypeError`` for a result that is
+    not what ``allreduce`` returns."""
     if not isinstance(result, AllreduceResult):
         raise TypeError(f"result must be what allreduce returns, got {type(result).__name__}")
     trace = result.trace
@@ -207,11 +267,25 @@ def convergence(result: AllreduceResult) -> pd.DataFrame:
     return pd.DataFrame({"round": np.arange(len(values)), "error": errors})
 
 
+def _check_curve(name: str, curve) -> pd.DataFrame:
+    if not isinstance(curve, pd.DataFrame) or not {"round", "error"} <= set(curve.columns):
+        raise TypeError(f"{name} must be a DataFrame from convergence() (columns round and "
+                        f"error), got {type(curve).__name__}")
+    if curve.empty:
+        raise ValueError(f"{name} must hold at least one round")
+    return curve
+
+
 def rounds_to(curve: pd.DataFrame, tolerance: float) -> int:
-    """The first round at which the error is at most ``tolerance``."""
+    """The first round at which the error is at most ``tolerance``. ``curve`` from
+    :func:`convergence`, ``tolerance`` in (0, 1]; ``TypeError``/``ValueError`` naming the
+    argument otherwise, and ``ValueError`` when the curve never reaches it."""
+    curve = _check_curve("curve", curve)
+    tolerance = checks.fraction("tolerance", tolerance, open_low=True)
     hit = curve.loc[curve["error"] <= tolerance, "round"]
     if hit.empty:
-        raise ValueError(f"the error never fell to {tolerance}")
+        raise ValueError(f"tolerance {tolerance:g} is never reached: the curve's error "
+                         f"falls to {curve['error'].min():.3g} at best")
     return int(hit.iloc[0])
 
 
@@ -219,13 +293,25 @@ def gossip_table(node_counts=(8, 16), tolerance: float = 1e-6, seed: int = 0,
                  seeds: int = 5) -> pd.DataFrame:
     """Rounds to ``tolerance``: measured on the simulator against the spectral-gap
     prediction ln(1/ε)/ln(1/r), for each gossip algorithm and node count (values 0..N-1
-    scrambled; pairwise gossip averaged over ``seeds`` seeds, in ticks)."""
+    scrambled; pairwise gossip averaged over ``seeds`` seeds, in ticks). ``node_counts``
+    a non-empty list of ints in [2, 64] (pairwise gossip needs ~40·N ticks), ``tolerance``
+    in (0, 1), ``seed`` an int ≥ 0, ``seeds`` an int in [1, :data:`MAX_SEEDS`];
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
+    node_counts = [checks.count(f"node_counts[{i}]", n, minimum=2, maximum=64)
+                   for i, n in enumerate(checks.sequence("node_counts", node_counts))]
+    if not node_counts:
+        raise ValueError("node_counts must hold at least one node count")
+    tolerance = checks.fraction("tolerance", tolerance, open_low=True, open_high=True)
+    seed = checks.count("seed", seed)
+    seeds = checks.count("seeds", seeds, minimum=1, maximum=MAX_SEEDS)
     rows = []
     for n in node_counts:
         values = list(np.random.default_rng(seed).permutation(n).astype(float))
-        for algorithm in ("gossip_ring", "gossip_complete", "gossip_random"):
+        for algorithm in GOSSIP_ALGORITHMS:
             runs = range(seeds) if algorithm == "gossip_random" else [seed]
-            measured = [rounds_to(convergence(allreduce(values, algorithm, seed=s)),
+            # the plans run to 1e-6, or further for a smaller tolerance
+            measured = [rounds_to(convergence(allreduce(values, algorithm, seed=s,
+                                                        tolerance=min(tolerance, 1e-6))),
                                   tolerance) for s in runs]
             predicted = predicted_rounds(algorithm, n, tolerance)
             rows.append({"algorithm": algorithm, "N": n, "r": round(rate(algorithm, n), 4),
@@ -236,10 +322,21 @@ def gossip_table(node_counts=(8, 16), tolerance: float = 1e-6, seed: int = 0,
 
 
 def plot_convergence(curves: dict, tolerance: float | None = None):
-    """Error against round, one line per labelled curve (log scale)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
+    """Error against round, one line per labelled curve (log scale): ``curves`` a
+    non-empty dict {label: :func:`convergence` DataFrame}, ``tolerance`` None or in
+    (0, 1]. Returns a figure, already closed in pyplot; ``TypeError``/``ValueError``
+    naming the argument otherwise."""
+    if not isinstance(curves, dict):
+        raise TypeError(f"curves must be a dict {{label: convergence DataFrame}}, got "
+                        f"{type(curves).__name__}")
+    if not curves:
+        raise ValueError("curves must hold at least one curve")
+    for label, curve in curves.items():
+        _check_curve(f"curves[{label!r}]", curve)
+    if tolerance is not None:
+        tolerance = checks.fraction("tolerance", tolerance, open_low=True)
+    fig = closed_figure(figsize=(6, 3.5), dpi=80)
+    ax = fig.subplots()
     for label, curve in curves.items():
         ax.plot(curve["round"], np.maximum(curve["error"], 1e-17), label=label)
     if tolerance:

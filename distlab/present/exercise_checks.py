@@ -33,7 +33,7 @@ class WrongAnswer(Exception):
     """A wrong answer found while checking; its message is the learner's feedback."""
 
 
-def verdict(check):
+def _verdict(check):
     """Make ``check(answer) -> note`` a checker: ``(True, note)``, or ``(False, message)``
     when it raises :class:`WrongAnswer`. Other exceptions pass through."""
     @functools.wraps(check)
@@ -42,10 +42,13 @@ def verdict(check):
             return True, check(answer)
         except WrongAnswer as wrong:
             return False, str(wrong)
+    decide.__doc__ = (f"{check.__doc__}\n\n    Returns (True, note) or (False, message): "
+                      f"any answer is judged, none raises; an exception raised by the "
+                      f"learner's own code passes through.")
     return decide
 
 
-def learner_function(answer, signature: str):
+def _learner_function(answer, signature: str):
     """``answer`` if it can be called, else :class:`WrongAnswer` naming ``signature``."""
     if not callable(answer):
         raise WrongAnswer(f"expected your function {signature}, got {type(answer).__name__}: "
@@ -53,7 +56,7 @@ def learner_function(answer, signature: str):
     return answer
 
 
-def call(function, *args, **kwargs):
+def _call(function, *args, **kwargs):
     """``function(*args, **kwargs)``; :class:`WrongAnswer` if it returned
     ``NotImplemented`` (the stub)."""
     result = function(*args, **kwargs)
@@ -63,7 +66,7 @@ def call(function, *args, **kwargs):
     return result
 
 
-def whole(value, what: str) -> int:
+def _whole(value, what: str) -> int:
     """``value`` as an int (numpy integers too, bools not), else :class:`WrongAnswer`."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise WrongAnswer(f"{what} must be an int, got {type(value).__name__} {value!r}")
@@ -75,13 +78,13 @@ def whole(value, what: str) -> int:
 DART_SEEDS, DARTS = range(8), 20_000
 
 
-@verdict
+@_verdict
 def check_seeded_task(answer):
     """``throw(seed, darts)``: how many of ``darts`` seeded points fall in the quarter
     circle. Same seed, same count, whatever ran before; π within 0.05 over 8 seeds."""
-    throw = learner_function(answer, "throw(seed, darts)")
-    first = {s: whole(call(throw, s, DARTS), f"throw({s}, {DARTS})") for s in DART_SEEDS}
-    again = {s: whole(call(throw, s, DARTS), f"throw({s}, {DARTS})") for s in
+    throw = _learner_function(answer, "throw(seed, darts)")
+    first = {s: _whole(_call(throw, s, DARTS), f"throw({s}, {DARTS})") for s in DART_SEEDS}
+    again = {s: _whole(_call(throw, s, DARTS), f"throw({s}, {DARTS})") for s in
              reversed(DART_SEEDS)}
     if any(not 0 <= c <= DARTS for c in first.values()):
         raise WrongAnswer(f"a count must be between 0 and darts ({DARTS:,}); got "
@@ -108,7 +111,7 @@ DEVICE_CASES = ((110e6, 42.6e9, 2, 80, 312, 0.4), (7e9, 2e12, 30, 80, 312, 0.4),
                 (13e9, 1e9, 3, 24, 165, 0.4))
 
 
-def devices_for(parameters, tokens, days, device_gb, peak_tflops, utilization) -> tuple:
+def _devices_for(parameters, tokens, days, device_gb, peak_tflops, utilization) -> tuple:
     """(devices to hold the mixed-precision Adam state, devices to do 6·N·D FLOPs in
     ``days``) for one case, from :mod:`distlab.concepts.sizing`."""
     memory = sizing.devices_for_memory(sizing.memory_bytes(parameters), device_gb)
@@ -117,16 +120,16 @@ def devices_for(parameters, tokens, days, device_gb, peak_tflops, utilization) -
     return memory, math.ceil(one_device_days / days)
 
 
-@verdict
+@_verdict
 def check_devices_needed(answer):
     """``devices_needed(parameters, tokens, days, device_gb, peak_tflops, utilization)``:
     the fewest devices that hold the training state and finish in time."""
-    plan = learner_function(answer, "devices_needed(parameters, tokens, days, device_gb, "
+    plan = _learner_function(answer, "devices_needed(parameters, tokens, days, device_gb, "
                                     "peak_tflops, utilization)")
     for case in DEVICE_CASES:
         names = ("parameters", "tokens", "days", "device_gb", "peak_tflops", "utilization")
-        got = whole(call(plan, **dict(zip(names, case))), "the number of devices")
-        memory, compute = devices_for(*case)
+        got = _whole(_call(plan, **dict(zip(names, case))), "the number of devices")
+        memory, compute = _devices_for(*case)
         if got != max(memory, compute):
             n, d, days, gb = case[:4]
             short = ("the training state (16 bytes per parameter) does not fit"
@@ -151,13 +154,13 @@ def partition_cases() -> list[tuple[list[float], int]]:
     return cases
 
 
-@verdict
+@_verdict
 def check_partition(answer):
     """``partition(costs, parts)``: ``parts`` runs of consecutive task indices whose
     largest total cost is the smallest possible."""
-    cut = learner_function(answer, "partition(costs, parts)")
+    cut = _learner_function(answer, "partition(costs, parts)")
     for costs, parts in partition_cases():
-        got = call(cut, list(costs), parts)
+        got = _call(cut, list(costs), parts)
         try:
             got = [[int(i) for i in part] for part in got]
         except (TypeError, ValueError):
@@ -177,15 +180,15 @@ def check_partition(answer):
 
 # --- 03 · the data-sync algorithm's reads ----------------------------------------------------
 
-@verdict
+@_verdict
 def check_read_gaps(answer):
     """``read_gaps(writes, sync_every)``: after each write (and its sync), how far a read
     can be from the mean of the replicas; compared with :func:`replay`."""
-    gaps = learner_function(answer, "read_gaps(writes, sync_every)")
+    gaps = _learner_function(answer, "read_gaps(writes, sync_every)")
     for seed, nodes, every in [(s, n, e) for s in (0, 1) for n in (2, 3) for e in (1, 4, 5, 12)]:
         writes = local_writes(nodes, 12, seed=seed)
         expected = replay(writes, every)["history"]["read disagreement"].to_numpy()
-        got = call(gaps, writes.copy(), every)
+        got = _call(gaps, writes.copy(), every)
         try:
             got = np.asarray(got, dtype=float).reshape(-1)
         except (TypeError, ValueError):
@@ -202,7 +205,7 @@ RING_NODES = (2, 3, 4, 5, 8)
 OPS = ("reduce", "copy")
 
 
-def as_plan(rounds, p: int) -> plans.Plan:
+def _as_plan(rounds, p: int) -> plans.Plan:
     """The learner's rounds of (src, dst, chunk, op) as a :class:`~distlab.concepts.plans.Plan`
     over ``p`` chunks, ending with the divide by p; :class:`WrongAnswer` if malformed."""
     if not isinstance(rounds, (list, tuple)) or len(rounds) > 4 * p:
@@ -225,13 +228,13 @@ def as_plan(rounds, p: int) -> plans.Plan:
     return plans.Plan("ring (yours)", p, p, tuple(built), divide_by=p)
 
 
-@verdict
+@_verdict
 def check_ring_plan(answer):
     """``ring_rounds(p)``: every node ends with the mean, and no node sends more than the
     bandwidth lower bound 2(p − 1)/p · n (Patarasuk & Yuan 2009)."""
-    ring = learner_function(answer, "ring_rounds(p)")
+    ring = _learner_function(answer, "ring_rounds(p)")
     for p in RING_NODES:
-        plan = as_plan(call(ring, p), p)
+        plan = _as_plan(_call(ring, p), p)
         n = 3 * p                                            # p divides n: exact chunk bytes
         values = np.random.default_rng(p).normal(size=(p, n))
         final, _ = run_plan(plan, list(values), np.float64)
@@ -247,7 +250,7 @@ def check_ring_plan(answer):
             node = int(sent.argmax())
             raise WrongAnswer(f"p = {p}: node {node} sends {sent[node] / (n * 8):.3g} · n bytes; "
                               f"the bound 2(p − 1)/p · n is {bound / (n * 8):.3g} · n")
-    rounds4 = len(call(ring, 4))
+    rounds4 = len(_call(ring, 4))
     return (f"every node ends at the mean and sends 2(p − 1)/p · n bytes, for p = "
             f"{', '.join(map(str, RING_NODES))}; 4 nodes: {rounds4} rounds, 1.5 · n bytes each")
 
@@ -264,14 +267,14 @@ def allreduce_bytes() -> int:
     return int(bytes_per_node(plans.recursive_doubling(NODES), MODEL_ELEMENTS, 8)[0].sum())
 
 
-@verdict
+@_verdict
 def check_pick_h(answer):
     """``pick_h(budget_bytes)``: the smallest H dividing 96 whose 96 / H all-reduces fit
     the budget."""
-    pick = learner_function(answer, "pick_h(budget_bytes)")
+    pick = _learner_function(answer, "pick_h(budget_bytes)")
     per_round = allreduce_bytes()
     for budget in BUDGETS:
-        h = whole(call(pick, budget), f"pick_h({budget:,})")
+        h = _whole(_call(pick, budget), f"pick_h({budget:,})")
         if h < 1 or STEPS % h:
             raise WrongAnswer(f"pick_h({budget:,}) = {h}: H must divide {STEPS}, so that "
                               f"every round has H steps")
@@ -293,18 +296,18 @@ TUNE_NODES, TUNE_BYTES = (2, 6, 16, 64), (8, 1024, 131_072, 8 * 2**20, 2**30)
 TUNE_NETWORKS = (Network(alpha=5e-6, bandwidth=12.5e9), Network(alpha=5e-4, bandwidth=1.25e9))
 
 
-@verdict
+@_verdict
 def check_autotune(answer):
     """``fastest(p, n_bytes, network)``: the name of an exact all-reduce whose plan's α-β
     time is the smallest (ties: any of them)."""
-    fastest = learner_function(answer, "fastest(p, n_bytes, network)")
+    fastest = _learner_function(answer, "fastest(p, n_bytes, network)")
     for p in TUNE_NODES:
         built = {name: build(p) for name, build in plans.EXACT_BUILDERS.items()}
         for network in TUNE_NETWORKS:
             for n_bytes in TUNE_BYTES:
                 times = {name: plan_time(plan, n_bytes // 8, 8, network)
                          for name, plan in built.items()}
-                name = call(fastest, p, n_bytes, network)
+                name = _call(fastest, p, n_bytes, network)
                 if name not in times:
                     raise WrongAnswer(f"fastest returned {name!r}; return one of "
                                       f"{', '.join(times)}")
@@ -319,7 +322,7 @@ def check_autotune(answer):
 
 # --- 09 · linearizability by brute force ----------------------------------------------------
 
-def random_history(seed: int) -> list:
+def _random_history(seed: int) -> list:
     """3 to 5 completed operations of 2 or 3 processes on one register (each process one
     operation at a time; reads return the initial value or some written one)."""
     rng = np.random.default_rng(seed)
@@ -343,17 +346,17 @@ def linearizability_cases() -> list:
     """The textbook histories whose operations all completed, then 100 seeded ones."""
     textbook = [list(h) for h, _ in linearizability.TEXTBOOK.values()
                 if all(op.complete is not None for op in h)]
-    return textbook + [random_history(seed) for seed in range(100)]
+    return textbook + [_random_history(seed) for seed in range(100)]
 
 
-@verdict
+@_verdict
 def check_linearizable(answer):
     """``linearizable(history)``: True or False, as the package's checker
     (Wing & Gong search, Lowe's cache) decides, on every case."""
-    decide = learner_function(answer, "linearizable(history)")
+    decide = _learner_function(answer, "linearizable(history)")
     cases = linearizability_cases()
     for history in cases:
-        got = call(decide, list(history))
+        got = _call(decide, list(history))
         if not isinstance(got, (bool, np.bool_)):
             raise WrongAnswer(f"return True or False, got {type(got).__name__} {got!r}")
         expected = linearizability.check_linearizable(history).ok

@@ -13,16 +13,16 @@ from __future__ import annotations
 import numpy as np
 from distributed import Future, default_client
 
-from distlab.apps.exercise_tasks import ddp_rank, unreached_inputs_query
+from distlab.apps.exercise_tasks import _ddp_rank, _unreached_inputs_query
 from distlab.apps.training import batch_rows, gradient, init_params, load_shard
 from distlab.engines.spmd import run_ranks
 from distlab.engines.workers import worker_addresses
-from distlab.present.exercise_checks import WrongAnswer, call, learner_function, verdict
+from distlab.present.exercise_checks import WrongAnswer, _call, _learner_function, _verdict
 
 
 # --- 05 · an average that stays on the cluster ---------------------------------------------
 
-def cluster():
+def _cluster():
     """The connected ``distributed`` client (the default one), else :class:`WrongAnswer`."""
     try:
         return default_client()
@@ -31,12 +31,12 @@ def cluster():
                           "distlab.connect()") from None
 
 
-@verdict
+@_verdict
 def check_average(answer):
     """``average(client, futures)``: a Future of the mean of the futures' values, computed
     by a task that depends on every one of them."""
-    average = learner_function(answer, "average(client, futures)")
-    client = cluster()
+    average = _learner_function(answer, "average(client, futures)")
+    client = _cluster()
     workers = worker_addresses(client)
     for values in ([10.0, 20.0, 30.0], [np.array([1.0, 2.0]), np.array([3.0, 6.0]),
                                         np.array([5.0, 10.0]), np.array([7.0, 2.0])]):
@@ -44,7 +44,7 @@ def check_average(answer):
         # be being forgotten by the scheduler, which would cancel a reused key.
         futures = [client.scatter(v, workers=[workers[i % len(workers)]], hash=False)
                    for i, v in enumerate(values)]
-        result = call(average, client, futures)
+        result = _call(average, client, futures)
         if not isinstance(result, Future):
             raise WrongAnswer(f"return a Future (the mean stays on the cluster), got "
                               f"{type(result).__name__}")
@@ -52,7 +52,7 @@ def check_average(answer):
         if np.shape(value) != mean.shape or not np.allclose(value, mean):
             raise WrongAnswer(f"the mean of {[np.asarray(v).tolist() for v in values]} is "
                               f"{mean.tolist()}, your Future holds {value!r}")
-        missing = client.run_on_scheduler(unreached_inputs_query(), key=result.key,
+        missing = client.run_on_scheduler(_unreached_inputs_query(), key=result.key,
                                           inputs=[f.key for f in futures])
         if missing:
             raise WrongAnswer("the result does not depend on the input futures: the mean was "
@@ -66,7 +66,7 @@ def check_average(answer):
 DDP_STEPS, DDP_LR, DDP_BATCH, RANK_TIMEOUT = 3, 2.0, 64, 20.0
 
 
-def reference_ddp(ranks: int) -> np.ndarray:
+def _reference_ddp(ranks: int) -> np.ndarray:
     """The parameters after :data:`DDP_STEPS` synchronous steps on ``ranks`` shards, in
     this process: θ − η · mean of the ranks' gradients, each step."""
     shards = [load_shard(r, ranks, 0) for r in range(ranks)]
@@ -80,13 +80,13 @@ def reference_ddp(ranks: int) -> np.ndarray:
     return params
 
 
-@verdict
+@_verdict
 def check_ddp_step(answer):
     """``ddp_step(group, params, X, y, lr)`` on every worker at once: after 3 steps every
     rank holds the model that averaging the gradients gives (to 1e-12)."""
-    step = learner_function(answer, "ddp_step(group, params, X, y, lr)")
+    step = _learner_function(answer, "ddp_step(group, params, X, y, lr)")
     try:
-        results = run_ranks(cluster(), ddp_rank, step, DDP_STEPS, DDP_LR, DDP_BATCH, 0,
+        results = run_ranks(_cluster(), _ddp_rank, step, DDP_STEPS, DDP_LR, DDP_BATCH, 0,
                             timeout=RANK_TIMEOUT)
     except TimeoutError:
         raise WrongAnswer(f"a rank waited {RANK_TIMEOUT:g} s for a message that never came: "
@@ -94,7 +94,7 @@ def check_ddp_step(answer):
                           f"in the same order") from None
     if any(r is NotImplemented for r in results):
         raise WrongAnswer("ddp_step returned NotImplemented: replace the stub's body with your code")
-    expected = reference_ddp(len(results))
+    expected = _reference_ddp(len(results))
     for rank, params in enumerate(results):
         if params.shape != expected.shape:
             raise WrongAnswer(f"rank {rank} returned parameters of shape {params.shape}, "

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from distlab.present.data import Entry, read, unique
+from distlab.present.data import CHAPTERS, Entry, _read, _unique
 
 #: Checker kinds and the settings each takes (the first group required, the second optional).
 KINDS = {
@@ -41,12 +41,18 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def number(text: str) -> float:
-    """A typed number as a float: "20", "2.5e3", or a fraction "1/3". Raises ``ValueError``
-    (not a number) or ``ZeroDivisionError`` ("1/0")."""
-    if "/" in text:
-        top, bottom = text.split("/", 1)
-        return float(top) / float(bottom)
-    return float(text)
+    """A typed number as a float: "20", "2.5e3", or a fraction "1/3". Raises ``TypeError``
+    (not a string) or ``ValueError`` naming ``text`` (not a number, or "1/0")."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            return float(top) / float(bottom)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"text must be a number or a fraction such as 1/3, got "
+                         f"{text!r}") from None
 
 
 def _words(answer, ignore: str = "") -> str:
@@ -229,9 +235,9 @@ def load(path=None) -> tuple[Exercise, ...]:
     checker) or ``wrong`` answer; when a field is unknown; or when its own right answer
     fails its checker or its wrong one passes (checked here for every kind but function).
     """
-    entries = read("exercises.toml", "exercise", name_field="id", path=path)
+    entries = _read("exercises.toml", "exercise", name_field="id", path=path)
     found = [_exercise(entry) for entry in entries]
-    unique(entries, [e.id for e in found], "id")
+    _unique(entries, [e.id for e in found], "id")
     return tuple(found)
 
 
@@ -245,12 +251,19 @@ def get(exercise_id: str) -> Exercise:
         raise TypeError(f"exercise_id must be a string, got {type(exercise_id).__name__}")
     if exercise_id not in EXERCISES:
         raise ValueError(f"unknown exercise {exercise_id!r}; known: "
-                         f"{', '.join(sorted(EXERCISES))}")
+                         f"{', '.join(sorted(EXERCISES))} (exercise_id must be one of them)")
     return EXERCISES[exercise_id]
 
 
 def all_ids(chapter: str | None = None) -> list[str]:
-    """Every exercise id, or those of one chapter ("04"), sorted."""
+    """Every exercise id, or those of one chapter ("04"), sorted. ``TypeError``/
+    ``ValueError`` for a chapter that is not one of the book's ("00" … "11")."""
+    if chapter is not None:
+        if not isinstance(chapter, str):
+            raise TypeError(f"chapter must be a string such as '04', got "
+                            f"{type(chapter).__name__}")
+        if chapter not in CHAPTERS:
+            raise ValueError(f"chapter must be one of {', '.join(CHAPTERS)}, got {chapter!r}")
     return sorted(i for i in EXERCISES if chapter is None or i.startswith(chapter + "."))
 
 
@@ -268,13 +281,15 @@ def check(exercise_id: str, answer: Any) -> Feedback:
 
 
 def solution(exercise_id: str) -> str:
-    """The answer to ``exercise_id`` and why, as the solution cell shows it."""
+    """The answer to ``exercise_id`` and why, as the solution cell shows it. Errors as
+    :func:`get`."""
     return get(exercise_id).solution
 
 
 def ask(exercise_id: str):
     """A widget for one exercise: the question, an answer box (radio buttons for a choice),
-    a Check button, the feedback. A coding exercise shows how to check code instead."""
+    a Check button, the feedback. A coding exercise shows how to check code instead.
+    Errors as :func:`get`."""
     import html
 
     import ipywidgets as widgets

@@ -20,7 +20,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from distlab.present.data import CHAPTERS, read
+from distlab.present.data import CHAPTERS, _read
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def load(path=None) -> tuple[Term, ...]:
     be written in Chinese), or its chapters (known, sorted); when a field is unknown; or
     when one name (any language or alias; case, spaces and hyphens ignored) names two terms.
     """
-    entries = read("glossary.toml", "term", name_field="english", path=path)
+    entries = _read("glossary.toml", "term", name_field="english", path=path)
     found = []
     for entry in entries:
         entry.allow("english", "chinese", "en", "zh", "chapters", "aliases")
@@ -90,7 +90,8 @@ def lookup(name: str) -> Term:
 
 
 def terms(chapter: str | None = None) -> list[Term]:
-    """Every term, or those run in ``chapter`` ("04"), in glossary order."""
+    """Every term, or those run in ``chapter`` ("04"), in glossary order. ``TypeError``
+    for a chapter that is not a string, ``ValueError`` for one the book does not have."""
     if chapter is None:
         return list(TERMS)
     if not isinstance(chapter, str):
@@ -101,7 +102,8 @@ def terms(chapter: str | None = None) -> list[Term]:
 
 
 def table(chapter: str | None = None):
-    """A DataFrame: English, 中文, definition, 定义, chapters — one row per term."""
+    """A DataFrame: English, 中文, definition, 定义, chapters — one row per term. Errors as
+    :func:`terms`."""
     import pandas as pd
 
     rows = [{"English": t.english, "中文": t.chinese, "definition": t.en, "定义": t.zh,
@@ -111,7 +113,7 @@ def table(chapter: str | None = None):
 
 def find_in(text: str) -> list[Term]:
     """The terms named in ``text`` (by any of their names, whole words for Latin names),
-    each once, in glossary order."""
+    each once, in glossary order. ``TypeError`` when ``text`` is not a string."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     flat = _key(text)

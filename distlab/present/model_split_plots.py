@@ -42,7 +42,8 @@ def _check_timeline(name: str, timeline) -> pd.DataFrame:
 def stage_peaks(timeline: pd.DataFrame) -> list[int]:
     """Per stage, the most micro-batches whose activations it holds at once, read off a
     :func:`~distlab.concepts.pipeline.run` timeline: its steps in time order, as
-    :func:`~distlab.concepts.pipeline.peak_in_flight` counts them."""
+    :func:`~distlab.concepts.pipeline.peak_in_flight` counts them. ``TypeError`` for a
+    timeline that is not such a DataFrame, ``ValueError`` for one without steps."""
     timeline = _check_timeline("timeline", timeline)
     order = [[pipeline.Step(int(r.stage), int(r.micro_batch), r.kind)
               for r in group.itertuples()] for _, group in timeline.groupby("stage")]
@@ -57,8 +58,13 @@ def pipeline_gantt(timelines: Mapping[str, pd.DataFrame], *, time_unit: str = "v
     bubble (:func:`~distlab.concepts.pipeline.bubble_fraction`); ``time_unit`` labels the
     time axis. ``TypeError`` for a
     timeline that is not such a DataFrame, ``ValueError`` for an empty one or none."""
-    if not isinstance(timelines, Mapping) or not timelines:
+    if not isinstance(timelines, Mapping):
+        raise TypeError(f"timelines must map names to pipeline.run DataFrames, got "
+                        f"{type(timelines).__name__}")
+    if not timelines:
         raise ValueError("timelines must map at least one name to a pipeline.run DataFrame")
+    if not isinstance(time_unit, str):
+        raise TypeError(f"time_unit must be a string, got {type(time_unit).__name__}")
     frames = {name: _check_timeline(name, t) for name, t in timelines.items()}
     stages = sum(int(f["stage"].max()) + 1 for f in frames.values())
     fig = closed_figure(figsize=(9, 0.8 + 0.45 * stages + 0.35 * len(frames)), dpi=80,

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from numbers import Integral
 from typing import Mapping
 
-from distlab.present.data import read, unique
+from distlab.checks import sequence
+from distlab.present.data import _read, _unique
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def load(path=None) -> tuple[Question, ...]:
     (written as one of the choices), the explanation ``why`` or a known chapter; when a
     field is unknown; or when two questions share an id.
     """
-    entries = read("quiz.toml", "question", name_field="id", path=path)
+    entries = _read("quiz.toml", "question", name_field="id", path=path)
     found = []
     for entry in entries:
         entry.allow("id", "chapter", "prompt", "choices", "answer", "why")
@@ -77,11 +78,18 @@ def load(path=None) -> tuple[Question, ...]:
         found.append(Question(entry.text("id"), entry.text("prompt"), choices,
                               choices.index(answer), entry.text("why"),
                               entry.chapter("chapter")))
-    unique(entries, [q.id for q in found], "id")
+    _unique(entries, [q.id for q in found], "id")
     return tuple(found)
 
 
 QUESTIONS: tuple[Question, ...] = load()
+
+
+def _check_questions(questions) -> tuple:
+    questions = tuple(sequence("questions", questions))
+    if not questions or not all(isinstance(q, Question) for q in questions):
+        raise TypeError("questions must be a non-empty list of quiz.Question")
+    return questions
 
 
 def _check_answers(answers, questions) -> dict:
@@ -108,10 +116,9 @@ def _check_answers(answers, questions) -> dict:
 def grade(answers: Mapping[str, int | None], questions=QUESTIONS) -> Grade:
     """Grade ``answers`` (question id → index of the chosen choice, or ``None``); a question
     not answered counts as wrong. Pure: the same answers always give the same grade, and
-    ``answers`` is not modified."""
-    questions = tuple(questions)
-    if not questions or not all(isinstance(q, Question) for q in questions):
-        raise TypeError("questions must be a non-empty sequence of quiz.Question")
+    ``answers`` is not modified. ``TypeError``/``ValueError`` naming the argument for
+    answers that are not such a mapping or questions that are not quiz.Question."""
+    questions = _check_questions(questions)
     answers = _check_answers(answers, questions)
     results = []
     for q in questions:
@@ -128,12 +135,13 @@ def grade(answers: Mapping[str, int | None], questions=QUESTIONS) -> Grade:
 
 
 def widget(questions=QUESTIONS):
-    """One set of radio buttons per question, a Check button, and ``grade``'s report."""
+    """One set of radio buttons per question, a Check button, and ``grade``'s report.
+    ``TypeError`` for questions that are not a non-empty list of quiz.Question."""
     import html
 
     import ipywidgets as widgets
 
-    questions = tuple(questions)
+    questions = _check_questions(questions)
     radios = {}
     rows = []
     for i, q in enumerate(questions, 1):

@@ -11,13 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from distlab import checks
 from distlab.concepts import partitioning, scaling
 from distlab.present.figures import closed_figure
 
 
 def gantt(schedules):
-    """One row of bars per worker, one panel per ``partitioning.Schedule``."""
-    schedules = list(schedules)
+    """One row of bars per worker, one panel per ``partitioning.Schedule``; ``TypeError``/
+    ``ValueError`` naming ``schedules`` unless it is a non-empty list of them (at most
+    64 workers in all, to stay legible)."""
+    schedules = checks.sequence("schedules", schedules)
+    if not schedules or not all(isinstance(s, partitioning.Schedule) for s in schedules):
+        raise TypeError("schedules must be a non-empty list of partitioning.Schedule")
+    if sum(s.workers for s in schedules) > 64:
+        raise ValueError("schedules must have at most 64 workers in all to draw")
     fig = closed_figure(figsize=(9, 0.9 + 0.5 * sum(s.workers for s in schedules)), dpi=80,
                  layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(schedules), 1, sharex=True))
@@ -39,8 +46,20 @@ def overhead_curve(total_seconds: float, workers: int, scheduler_per_task: float
     """Efficiency against the number of tasks for ``total_seconds`` of work on ``workers``:
     the model (``partitioning.overhead_model``, the scheduler's ``scheduler_per_task``
     charged serially) as a line, measured points (a ``measure_overhead`` DataFrame) as
-    dots, and the break-even task size on these workers."""
-    counts = task_counts or sorted({int(k) for k in np.logspace(np.log10(2), 4, 60)})
+    dots, and the break-even task size on these workers. ``task_counts`` None or a
+    non-empty list of ints in [1, 10⁶]; ``TypeError``/``ValueError`` naming the argument
+    otherwise (the rest as :func:`~distlab.concepts.partitioning.overhead_model`)."""
+    if task_counts is None:
+        counts = sorted({int(k) for k in np.logspace(np.log10(2), 4, 60)})
+    else:
+        counts = [checks.count(f"task_counts[{i}]", k, minimum=1, maximum=10**6)
+                  for i, k in enumerate(checks.sequence("task_counts", task_counts))]
+        if not counts:
+            raise ValueError("task_counts must hold at least one number of tasks")
+    if measured is not None and (not isinstance(measured, pd.DataFrame)
+                                 or not {"tasks", "efficiency"} <= set(measured.columns)):
+        raise TypeError("measured must be what measure_overhead returned (a DataFrame with "
+                        "tasks and efficiency) or None")
     model = [partitioning.overhead_model(total_seconds, k, workers,
                                          scheduler_per_task)["efficiency"] for k in counts]
     fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
@@ -63,8 +82,19 @@ def overhead_curve(total_seconds: float, workers: int, scheduler_per_task: float
 
 def speedup_plot(measured: dict, f: float, workers=(1, 2, 4, 8, 16, 32, 64)):
     """Measured speed-ups at p = 1 and 2 (dots) and the Amdahl and Gustafson predictions
-    fitted to them (dashed, labelled as predictions), with the ideal line."""
-    p = np.asarray(workers, dtype=float)
+    fitted to them (dashed, labelled as predictions), with the ideal line. ``measured``
+    what ``measure_speedup`` returns (a dict with ``workers`` and ``speed-up``), ``f`` in
+    [0, 1], ``workers`` a list of worker counts ≥ 1; ``TypeError``/``ValueError`` naming
+    the argument otherwise."""
+    if not isinstance(measured, dict) or not {"workers", "speed-up"} <= set(measured):
+        raise TypeError("measured must be what measure_speedup returned (a dict with "
+                        "workers and speed-up)")
+    checks.positive("measured['speed-up']", measured["speed-up"])
+    p = np.asarray(checks.sequence("workers", workers))
+    if p.dtype.kind not in "iuf" or p.size == 0 or p.min() < 1:
+        raise ValueError(f"workers must be a non-empty list of worker counts ≥ 1, got "
+                         f"{workers!r}")
+    p = p.astype(float)
     s = scaling.serial_fraction_on_parallel(f, measured["workers"])
     fig = closed_figure(figsize=(6, 3), dpi=80, layout="constrained")
     ax = fig.subplots()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 
+from distlab import checks
 from distlab.apps import stores
 from distlab.present.figures import closed_figure
 from distlab.concepts.events import Latency
@@ -12,7 +13,14 @@ METRICS = ("write latency (ms)", "read latency (ms)", "stale reads (%)", "timed 
 
 
 def tradeoff_plot(table):
-    """One small bar chart per metric of a ``stores.tradeoff`` table."""
+    """One small bar chart per metric of a ``stores.tradeoff`` table; ``TypeError`` for
+    anything else, ``ValueError`` for one without rows."""
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame) or not set(METRICS) <= set(table.columns):
+        raise TypeError("table must be what stores.tradeoff returned")
+    if table.empty:
+        raise ValueError("table must hold at least one setting")
     fig = closed_figure(figsize=(10, 2.4), dpi=80, layout="constrained")
     axes = fig.subplots(1, len(METRICS))
     colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
@@ -29,11 +37,21 @@ def timeline_plot(run: "stores.Run", start_ms: float = 0, end_ms: float | None =
     operation that takes time is a bar, an instantaneous one a tick; writes blue, reads
     green, the operations in ``mark`` red, operations that timed out hatched grey; faults
     in the window as dotted lines. (A client whose operation timed out carries on as a new
-    process, c0 → c0'.)"""
+    process, c0 → c0'.) ``run`` what ``stores.run`` returned, 0 ≤ ``start_ms`` <
+    ``end_ms`` (finite; default: the last completion), ``mark`` a list of the run's
+    operations; ``TypeError``/``ValueError`` naming the argument otherwise."""
+    if not isinstance(run, stores.Run):
+        raise TypeError(f"run must be what stores.run returned, got {type(run).__name__}")
     timeout = run.config.timeout * 1000
     done = [o for o in run.history if o.complete is not None]
-    end_ms = end_ms if end_ms is not None else max(o.complete for o in done)
-    start_ms = max(0.0, start_ms)
+    start_ms = checks.number("start_ms", start_ms, minimum=0)
+    if end_ms is None:
+        end_ms = max((o.complete for o in done), default=start_ms + 1)
+    end_ms = checks.number("end_ms", end_ms, minimum=start_ms, strict=True)
+    mark = checks.sequence("mark", mark)
+    strangers = [o for o in mark if o not in run.history]
+    if strangers:
+        raise ValueError(f"mark must hold operations of the run's history, got {strangers[0]!r}")
     # An operation that timed out is drawn up to the client's timeout, hatched.
     ops = [(o, o.complete if o.complete is not None else o.invoke + timeout)
            for o in run.history]
@@ -71,9 +89,11 @@ def timeline_plot(run: "stores.Run", start_ms: float = 0, end_ms: float | None =
 
 
 def render(n: int, r: int, w: int, delay_ms: float, replication: str, seeds: int = 5) -> str:
-    """The explorer's answer as HTML: the measured metrics over ``seeds`` seeds, or why the
-    setting is impossible (what the widget shows; tests call this)."""
+    """The explorer's answer as HTML: the measured metrics over ``seeds`` seeds (1 to 100),
+    or why the setting is impossible (what the widget shows; tests call this). Never
+    raises for bad input: the error, which names the argument, is the answer."""
     try:
+        checks.count("seeds", seeds, minimum=1, maximum=100)
         config = stores.StoreConfig(n=n, r=r, w=w, replication=replication,
                                          latency=Latency(base=delay_ms / 2000,
                                                          jitter=delay_ms / 1000))

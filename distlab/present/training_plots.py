@@ -1,9 +1,8 @@
 """Chapter 6's training plots; the training itself is ``distlab.apps.training``."""
 from __future__ import annotations
 
-import pandas as pd
-
-from distlab.apps.training.history import check_history
+from distlab import checks
+from distlab.apps.training.history import _named_histories
 from distlab.present.figures import closed_figure
 
 #: The x axes of :func:`plot`: a history's column, its scale, and its label.
@@ -12,13 +11,13 @@ AXES = (("round", 1, "communication rounds"),
         ("bytes", 1e-3, "kB sent between nodes"))
 
 
-def _runs(histories):
-    """(label, history) pairs from one history, a list, or a dict of named histories."""
-    if isinstance(histories, pd.DataFrame):
-        histories = [histories]
-    pairs = histories.items() if isinstance(histories, dict) else ((None, h) for h in histories)
+def _runs(histories, target) -> list:
+    """(label, history) pairs from one history, a list, or a dict of named histories;
+    ``target`` checked too (None or an accuracy in [0, 1])."""
+    if target is not None:
+        checks.fraction("target", target)
     return [(h["strategy"].iloc[0] if name is None else name, h)
-            for name, h in ((name, check_history(h)) for name, h in pairs)]
+            for name, h in _named_histories(histories)]
 
 
 def plot(histories, target: float | None = None):
@@ -27,11 +26,13 @@ def plot(histories, target: float | None = None):
     one history from ``train()``, a list of them, or a dict naming each run); ``target``
     draws the accuracy to reach. Per round, local SGD and gossip process H times the
     examples of a synchronous round: the middle column compares the work done. Returns
-    a small matplotlib figure, already closed in pyplot."""
+    a small matplotlib figure, already closed in pyplot. ``TypeError``/``ValueError``
+    naming the argument for histories that are not from ``train()`` or a target outside
+    [0, 1]."""
     fig = closed_figure(figsize=(11, 5), dpi=72)
     axes = fig.subplots(2, 3, sharex="col", sharey="row")
     any_sent = False
-    for label, h in _runs(histories):
+    for label, h in _runs(histories, target):
         sent = h["bytes"].iloc[-1] > 0                  # the single process sends nothing
         any_sent |= bool(sent)
         for row, column in enumerate(("loss", "accuracy")):
@@ -62,12 +63,14 @@ def plot(histories, target: float | None = None):
 def time_plot(histories, target: float | None = None):
     """Virtual-time runs (:func:`distlab.apps.training.simulate`): test accuracy (left)
     and examples processed (right) against virtual seconds, one line per run. A steeper
-    line on the right is a strategy whose nodes wait less. Returns a closed figure."""
+    line on the right is a strategy whose nodes wait less. Returns a closed figure.
+    Errors as :func:`plot`, and ``TypeError`` for histories without virtual time."""
+    runs = _runs(histories, target)
+    if any("time" not in h for _, h in runs):
+        raise TypeError("histories must be virtual-time histories (from simulate())")
     fig = closed_figure(figsize=(9, 3.2), dpi=72)
     left, right = fig.subplots(1, 2, sharex=True)
-    for label, h in _runs(histories):
-        if "time" not in h:
-            raise TypeError("time_plot needs virtual-time histories (from simulate())")
+    for label, h in runs:
         left.plot(h["time"], h["accuracy"], marker=".", label=label)
         right.plot(h["time"], h["samples"], marker=".", label=label)
     left.set_ylim(0.8, 1.0)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from distlab.apps.raft.config import RaftConfig, RaftWorkload
 from distlab.apps.raft.server import LogEntry, RaftServer
-from distlab.checks import count, number
+from distlab.checks import count, number, sequence
 from distlab.concepts.events import MessageNetwork, Simulator
 from distlab.concepts.linearizability import Op, Verdict, check_linearizable
 from distlab.concepts.network_faults import NetworkFault
@@ -151,9 +151,11 @@ class _Client:
 
 class RaftCluster:
     """Servers ``0 … servers-1`` and clients ``"c0" …`` on one seeded simulator. Drive it
-    with ``run_until`` and ``NetworkFault(...).apply(cluster.net)``."""
+    with ``run_until`` and ``NetworkFault(...).apply(cluster.net)``. ``TypeError`` for a
+    config or workload of another type, a seed that is not an int ≥ 0."""
 
     def __init__(self, config: RaftConfig, workload: RaftWorkload, seed: int):
+        _check_settings(config, workload)
         self.config, self.workload = config, workload
         self.sim = Simulator(count("seed", seed))
         self.net = MessageNetwork(self.sim, latency=config.latency, drop=config.drop)
@@ -197,6 +199,13 @@ class RaftCluster:
                        dict(self.net.stats))
 
 
+def _check_settings(config, workload) -> None:
+    if not isinstance(config, RaftConfig):
+        raise TypeError(f"config must be a RaftConfig, got {type(config).__name__}")
+    if not isinstance(workload, RaftWorkload):
+        raise TypeError(f"workload must be a RaftWorkload, got {type(workload).__name__}")
+
+
 def run(config: RaftConfig = RaftConfig(), *, seed: int = 0,
         workload: RaftWorkload = RaftWorkload(), faults=(), settle: float = 0.0) -> RaftRun:
     """Simulate ``workload`` on a Raft cluster under ``faults`` (``NetworkFault``s naming
@@ -205,13 +214,10 @@ def run(config: RaftConfig = RaftConfig(), *, seed: int = 0,
     finished; otherwise it goes on ``settle`` seconds after the last operation's deadline
     (time for the logs to converge). Checking the result (``.linearizable``) costs more
     than the run. Raises TypeError/ValueError naming a bad argument."""
-    if not isinstance(config, RaftConfig):
-        raise TypeError(f"config must be a RaftConfig, got {type(config).__name__}")
-    if not isinstance(workload, RaftWorkload):
-        raise TypeError(f"workload must be a RaftWorkload, got {type(workload).__name__}")
+    _check_settings(config, workload)
     settle = number("settle", settle, minimum=0)
     cluster = RaftCluster(config, workload, seed)
-    for fault in faults:
+    for fault in sequence("faults", faults):
         if not isinstance(fault, NetworkFault):
             raise TypeError(f"faults must hold NetworkFault objects, got {type(fault).__name__}")
         allowed = cluster.net.nodes if fault.action == "partition" else range(config.servers)

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from distlab.checks import choice, count, fraction, positive
 from distlab.concepts.events import Latency
 
-__all__ = ["RaftConfig", "RaftWorkload", "READS"]
+__all__ = ["RaftConfig", "RaftWorkload", "READS", "MAX_SERVERS", "MAX_CLIENTS"]
 
 READS = ("read_index", "log")
+#: The most servers and clients a simulated run takes (every message is an event).
+MAX_SERVERS = 99
+MAX_CLIENTS = 999
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class RaftConfig:
     probability; the ``heartbeat`` interval and the election timeout, drawn uniformly from
     [``election_min``, ``election_max``] (seconds; the paper's 150–300 ms, §9.3); how reads
     are served (``reads``: ``"read_index"`` or ``"log"``); how long a client waits for one
-    server (``retry_after``) and for the whole operation (``timeout``)."""
+    server (``retry_after``) and for the whole operation (``timeout``). ``TypeError``/
+    ``ValueError`` naming a field that is not of its kind or range."""
     servers: int = 5
     latency: Latency = Latency(base=0.005, jitter=0.010)
     drop: float = 0.0
@@ -36,7 +40,7 @@ class RaftConfig:
     timeout: float = 0.5
 
     def __post_init__(self):
-        count("servers", self.servers, minimum=1, maximum=99)
+        count("servers", self.servers, minimum=1, maximum=MAX_SERVERS)
         if not isinstance(self.latency, Latency):
             raise TypeError(f"latency must be a distlab.concepts.events.Latency, "
                             f"got {type(self.latency).__name__}")
@@ -56,7 +60,8 @@ class RaftWorkload:
     """``clients`` clients, each doing one operation at a time until ``duration`` seconds,
     on one of ``keys`` keys at random: a read with probability ``read_fraction``, else a
     write of a value never written before, after an exponential think time of mean
-    ``think`` seconds."""
+    ``think`` seconds. ``TypeError``/``ValueError`` naming a field out of its kind or
+    range."""
     clients: int = 3
     keys: int = 1
     duration: float = 1.0
@@ -64,7 +69,7 @@ class RaftWorkload:
     think: float = 0.020
 
     def __post_init__(self):
-        count("clients", self.clients, minimum=1, maximum=999)
+        count("clients", self.clients, minimum=1, maximum=MAX_CLIENTS)
         count("keys", self.keys, minimum=1)
         positive("duration", self.duration)
         positive("think", self.think)

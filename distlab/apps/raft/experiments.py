@@ -20,18 +20,23 @@ import random
 import numpy as np
 
 from distlab.apps.raft.cluster import RaftCluster, run
-from distlab.apps.raft.config import RaftConfig, RaftWorkload
-from distlab.checks import count, number
+from distlab.apps.raft.config import MAX_CLIENTS, MAX_SERVERS, RaftConfig, RaftWorkload
+from distlab.checks import count, number, sequence
 from distlab.concepts.network_faults import NetworkFault
 
 __all__ = ["random_faults", "partition_counts", "failover", "consistency_costs"]
 
 MINORITY_CLIENTS = ("c0", "c1")   # the clients cut off with the small side
+
+
+def _check_config(config) -> None:
+    if not isinstance(config, RaftConfig):
+        raise TypeError(f"config must be a RaftConfig, got {type(config).__name__}")
 WARMUP = 0.5   # seconds: latency counts operations invoked later (Raft elects a leader first)
 
 
 def _seeds(seeds) -> list[int]:
-    seeds = [count("seeds", s) for s in seeds]
+    seeds = [count(f"seeds[{i}]", s) for i, s in enumerate(sequence("seeds", seeds))]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     return seeds
@@ -42,9 +47,11 @@ def random_faults(seed: int, servers: int, clients: int, duration: float) -> tup
     servers (each recovered 50–500 ms later, or never, one time in five) and up to two
     partitions, each cutting off a random minority of the servers with a random half of
     the clients, healed 50–600 ms later. Returns a tuple of ``NetworkFault`` in time
-    order; TypeError/ValueError name a bad argument."""
+    order. ``servers`` and ``clients`` are bounded as in :class:`RaftConfig` and
+    :class:`RaftWorkload`; TypeError/ValueError name a bad argument."""
     rng = random.Random(count("seed", seed))
-    servers, clients = count("servers", servers, minimum=1), count("clients", clients)
+    servers = count("servers", servers, minimum=1, maximum=MAX_SERVERS)
+    clients = count("clients", clients, maximum=MAX_CLIENTS)
     duration = number("duration", duration, minimum=0, strict=True)
     faults = []
     for _ in range(rng.randint(0, 2)):
@@ -87,8 +94,10 @@ def partition_counts(seed: int = 0, *, config: RaftConfig = RaftConfig(), cut: f
     while cut off that it saw committed (an entry it held before the cut may still commit:
     a late acknowledgement from its own side can complete a majority); when the majority
     elected a leader; when, after the heal, every log became (and stayed) equal and fully
-    committed (None if not within ``settle``).
+    committed (None if not within ``settle``). ``TypeError``/``ValueError`` naming an
+    argument that is not of its kind or range (``config`` a 5-server RaftConfig).
     """
+    _check_config(config)
     if config.servers != 5:
         raise ValueError(f"config.servers must be 5 for a 2 | 3 partition, got {config.servers}")
     cut, length = number("cut", cut, minimum=0), number("length", length, minimum=0, strict=True)
@@ -128,9 +137,12 @@ def failover(seeds=range(20), *, config: RaftConfig = RaftConfig(), crash: float
     """Crash the leader at ``crash`` seconds on each seed, with three clients writing and
     reading; measure how long until another server wins an election. Returns a pandas
     DataFrame, one row per seed: the old and new leader, the new term, the time to a new
-    leader (virtual ms) and that time in maximum election timeouts."""
+    leader (virtual ms) and that time in maximum election timeouts. ``seeds`` a
+    non-empty list of ints ≥ 0, ``config`` a :class:`RaftConfig`, ``crash`` ≥ 0 seconds;
+    TypeError/ValueError naming the argument otherwise."""
     import pandas as pd
 
+    _check_config(config)
     crash = number("crash", crash, minimum=0)
     rows = []
     for seed in _seeds(seeds):

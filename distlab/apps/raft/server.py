@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Hashable
 
+from distlab.checks import sequence
 from distlab.concepts.events import MessageNetwork
 
 __all__ = ["LogEntry", "RaftServer"]
@@ -55,16 +56,39 @@ class LogEntry:
     seq: int = 0
 
 
+def _check_server(name, servers, net, timing, on_leader) -> None:
+    try:
+        hash(name)
+    except TypeError:
+        raise TypeError(f"name must be hashable, got {type(name).__name__}") from None
+    if name is None or isinstance(name, bool):
+        raise TypeError(f"name must name the server, got {name!r}")
+    if name not in sequence("servers", servers):
+        raise ValueError(f"servers must include name {name!r}, got {servers!r}")
+    if not isinstance(net, MessageNetwork):
+        raise TypeError(f"net must be a MessageNetwork, got {type(net).__name__}")
+    fields = ("heartbeat", "election_min", "election_max", "reads")
+    if not all(hasattr(timing, f) for f in fields):
+        raise TypeError(f"timing must be a RaftConfig (it needs {', '.join(fields)}), "
+                        f"got {type(timing).__name__}")
+    if on_leader is not None and not callable(on_leader):
+        raise TypeError(f"on_leader must be callable or None, got {type(on_leader).__name__}")
+
+
 class RaftServer:
     """A Raft server named ``name`` among ``servers`` on ``net``.
 
     ``timing`` has ``heartbeat``, ``election_min`` and ``election_max`` (seconds) and
     ``reads`` (``"log"`` or ``"read_index"``); ``on_leader(term, name)`` is called when
-    this server becomes leader. Messages are dicts with a ``"type"``.
+    this server becomes leader. Messages are dicts with a ``"type"``. Raises ``TypeError``
+    (a name that is None or unhashable, servers not a list, net not a MessageNetwork,
+    timing without those fields, on_leader not callable) or ``ValueError`` (name not
+    among servers).
     """
 
     def __init__(self, name: Hashable, servers: list, net: MessageNetwork, timing,
                  on_leader: Callable | None = None):
+        _check_server(name, servers, net, timing, on_leader)
         self.name, self.peers = name, [s for s in servers if s != name]
         self.majority = len(servers) // 2 + 1
         self.net, self.sim, self.timing, self.on_leader = net, net.sim, timing, on_leader

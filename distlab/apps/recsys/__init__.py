@@ -40,14 +40,9 @@ May import: ``distlab.engines`` (the worker list, pinning), ``distlab.concepts``
 ``distlab.checks``, numpy, pandas, distributed. Never: ``distlab.present`` (the plot is
 :func:`distlab.present.recsys_plots.load_plot`), ``distlab.cli``, matplotlib.
 """
-from distlab.apps.recsys.data import (DATA, TEST_FRACTION, data_key, hottest, load_block,
-                                      make_ratings, rating_arrays, split)
-from distlab.apps.recsys.sharding import route, shard_load, shard_of, water_fill
-from distlab.apps.recsys.tasks import (apply_pushes, init_hot, init_shard, init_users,
-                                       item_table, merge_hot, trainer_clock)
+from distlab.apps.recsys.data import DATA, MAX_DATA, TEST_FRACTION, data_key, make_ratings, split
+from distlab.apps.recsys.sharding import MAX_SHARDS, route, shard_load, water_fill
 from distlab.apps.recsys.train import train_mf
 
-__all__ = ["DATA", "TEST_FRACTION", "make_ratings", "data_key", "rating_arrays", "split",
-           "load_block", "hottest", "shard_of", "route", "water_fill", "shard_load",
-           "init_shard", "init_hot", "init_users", "item_table", "trainer_clock",
-           "apply_pushes", "merge_hot", "train_mf"]
+__all__ = ["DATA", "MAX_DATA", "TEST_FRACTION", "make_ratings", "data_key", "split",
+           "MAX_SHARDS", "route", "water_fill", "shard_load", "train_mf"]

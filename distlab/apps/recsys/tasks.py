@@ -1,10 +1,11 @@
 """The parameter server's tasks: trainers, item shards and the hot-row replicas.
 
-Each function runs on a worker (or, without a cluster, in this process) and returns plain
+Each function (private: a task of :func:`~distlab.apps.recsys.train.train_mf`) runs on a
+worker (or, without a cluster, in this process) and returns plain
 arrays and dicts, so Dask can move them. Per clock: every trainer pulls the item rows and
-runs SGD on its share of the ratings (:func:`trainer_clock`), each shard applies the
-update rows pushed to it (:func:`apply_pushes`), and the hot rows' replicas agree again
-(:func:`merge_hot`).
+runs SGD on its share of the ratings (:func:`_trainer_clock`), each shard applies the
+update rows pushed to it (:func:`_apply_pushes`), and the hot rows' replicas agree again
+(:func:`_merge_hot`).
 """
 from __future__ import annotations
 
@@ -12,11 +13,8 @@ import numpy as np
 
 from distlab.apps.recsys.sharding import route
 
-__all__ = ["init_shard", "init_hot", "init_users", "item_table", "trainer_clock",
-           "apply_pushes", "merge_hot"]
 
-
-def init_shard(shard: int, shards: int, key: tuple, hot) -> dict:
+def _init_shard(shard: int, shards: int, key: tuple, hot) -> dict:
     """Shard ``shard``'s item rows (small random numbers, seeded per item), without the
     hot items, which live in the replicated table."""
     n_items, rank, seed = key[2], key[4], key[0]
@@ -26,13 +24,13 @@ def init_shard(shard: int, shards: int, key: tuple, hot) -> dict:
                 hot_delta=np.zeros((len(hot), rank)), received=0)
 
 
-def init_hot(key: tuple, hot) -> dict:
+def _init_hot(key: tuple, hot) -> dict:
     """The replicated table of the hot items' rows (seeded as the shards' rows are)."""
     hot = np.asarray(hot, dtype=int)
     return dict(items=hot, rows=_init_rows(hot, key[4], key[0], 11))
 
 
-def init_users(trainer: int, trainers: int, key: tuple) -> np.ndarray:
+def _init_users(trainer: int, trainers: int, key: tuple) -> np.ndarray:
     """Trainer ``trainer``'s user embeddings, one row per user id (only its own used)."""
     n_users, rank, seed = key[1], key[4], key[0]
     return _init_rows(np.arange(n_users), rank, seed, 12)
@@ -44,7 +42,7 @@ def _init_rows(ids, rank, seed, stream) -> np.ndarray:
     return every[np.asarray(ids, dtype=int)]
 
 
-def item_table(n_items: int, rank: int, shards_state, hot_state) -> np.ndarray:
+def _item_table(n_items: int, rank: int, shards_state, hot_state) -> np.ndarray:
     """All item rows in one array, put together from the shards and the hot table."""
     V = np.zeros((n_items, rank))
     for s in shards_state:
@@ -53,7 +51,7 @@ def item_table(n_items: int, rank: int, shards_state, hot_state) -> np.ndarray:
     return V
 
 
-def trainer_clock(block, previous, hot_state, *shards_state, clock: int, trainer: int,
+def _trainer_clock(block, previous, hot_state, *shards_state, clock: int, trainer: int,
                   cfg: dict) -> dict:
     """One clock of one trainer: pull the item rows, run SGD on this clock's slice of its
     ratings (mini-batches of ``cfg['batch']``), and route one update row per rating: to the
@@ -69,7 +67,7 @@ def trainer_clock(block, previous, hot_state, *shards_state, clock: int, trainer
     order = np.random.default_rng([cfg["seed"], 13, trainer, epoch]).permutation(len(u))
     mine = np.array_split(order, cfg["clocks_per_epoch"])[part]
     U = (previous["users"] if isinstance(previous, dict) else previous).copy()
-    V = item_table(n_items, rank, shards_state, hot_state)
+    V = _item_table(n_items, rank, shards_state, hot_state)
     deltas = np.empty((len(mine), rank))
     for k in range(0, len(mine), cfg["batch"]):
         b = mine[k:k + cfg["batch"]]
@@ -86,7 +84,7 @@ def trainer_clock(block, previous, hot_state, *shards_state, clock: int, trainer
     return dict(users=U, pushes=pushes)
 
 
-def apply_pushes(shard_state: dict, hot_state: dict, shard: int, *trainer_outs) -> dict:
+def _apply_pushes(shard_state: dict, hot_state: dict, shard: int, *trainer_outs) -> dict:
     """Shard ``shard`` applies the rows the trainers pushed to it: cold items to its own
     rows, hot items to its replica's running delta. Work proportional to the rows received.
     (Each trainer's output holds its pushes for every shard; the shard reads its part.)"""
@@ -108,7 +106,7 @@ def apply_pushes(shard_state: dict, hot_state: dict, shard: int, *trainer_outs) 
     return dict(items=own, rows=rows, hot_delta=hot_delta, received=received)
 
 
-def merge_hot(hot_state: dict, *shards_state) -> dict:
+def _merge_hot(hot_state: dict, *shards_state) -> dict:
     """The replicas agree again: every replica's updates added to the hot rows."""
     rows = hot_state["rows"] + sum(s["hot_delta"] for s in shards_state)
     return dict(items=hot_state["items"], rows=rows)

@@ -22,6 +22,9 @@ from distlab.concepts.events import Latency
 from distlab.concepts.network_faults import FAULT_ACTIONS, NetworkFault
 
 REPLICATION = ("sync", "async")
+#: The most replicas a simulated store has (every message is an event; the explorer stops
+#: at 7).
+MAX_REPLICAS = 99
 #: How an eventual store's clients keep their sessions (Terry et al., PDIS 1994): not at all,
 #: by always using their own replica, or by carrying the newest version they have seen.
 SESSIONS = ("none", "sticky", "versioned")
@@ -52,7 +55,7 @@ class StoreConfig:
     sessions: str = "none"
 
     def __post_init__(self):
-        count("n (replicas)", self.n, minimum=1)
+        count("n (replicas)", self.n, minimum=1, maximum=MAX_REPLICAS)
         count("r (read quorum)", self.r, minimum=1)
         count("w (write quorum)", self.w, minimum=1)
         if self.r > self.n:
@@ -90,7 +93,11 @@ EVENTUAL = StoreConfig(n=3, r=1, w=1, replication="async")
 
 
 def with_changes(config: StoreConfig, **changes) -> StoreConfig:
-    """A copy of ``config`` with some fields changed (validated again)."""
+    """A copy of ``config`` with some fields changed (validated again). ``TypeError`` for
+    a config that is not a :class:`StoreConfig` or an unknown field; ``ValueError`` as
+    :class:`StoreConfig`."""
+    if not isinstance(config, StoreConfig):
+        raise TypeError(f"config must be a StoreConfig, got {type(config).__name__}")
     return replace(config, **changes)
 
 
@@ -99,7 +106,8 @@ class Workload:
     """``clients`` processes, each doing one operation at a time until ``duration``
     seconds: a read with probability ``read_fraction``, else a write of a fresh value,
     after an exponential think time of mean ``think`` seconds. Client i works through
-    replica i mod N (its coordinator), or the next live one if that one is down."""
+    replica i mod N (its coordinator), or the next live one if that one is down.
+    ``TypeError``/``ValueError`` naming a field that is not of that kind or range."""
     clients: int = 3
     duration: float = 1.0
     read_fraction: float = 0.5
@@ -120,8 +128,9 @@ Fault = NetworkFault
 def standard_faults(n: int, duration: float = 1.0) -> tuple[Fault, ...]:
     """The chapter's fault schedule for N replicas over ``duration`` seconds: the last
     replica crashes at 20 % and recovers at 40 %; from 55 % to 80 % replica 0 is cut off
-    from the others. With one replica there is nothing to cut: no faults."""
-    count("n", n, minimum=1)
+    from the others. With one replica there is nothing to cut: no faults. ``n`` an int in
+    [1, :data:`MAX_REPLICAS`], ``duration`` > 0; ``TypeError``/``ValueError`` otherwise."""
+    count("n", n, minimum=1, maximum=MAX_REPLICAS)
     duration = number("duration", duration, minimum=0, strict=True)
     if n == 1:
         return ()

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from distlab.apps.stores.config import Fault, StoreConfig, Workload
+from distlab.checks import sequence
 from distlab.concepts.events import MessageNetwork, Simulator
 from distlab.concepts.linearizability import Op
 
@@ -73,13 +74,32 @@ class _Operation:
     chosen: tuple = (INITIAL, None)   # the (version, value) a read returns / writes back
 
 
+def _check_setup(config, workload, faults) -> tuple:
+    """The faults as a tuple, once config, workload and every fault are checked."""
+    if not isinstance(config, StoreConfig):
+        raise TypeError(f"config must be a StoreConfig, got {type(config).__name__}")
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
+    faults = tuple(sequence("faults", faults))
+    for f in faults:
+        if not isinstance(f, Fault):
+            raise TypeError(f"faults must hold Fault objects, got {type(f).__name__}")
+        for i in f.nodes():
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < config.n:
+                raise ValueError(f"faults: {f.action!r} names replica {i!r}, but replicas "
+                                 f"are 0 … {config.n - 1}")
+    return faults
+
+
 class SimulatedStore:
     """The replicas, the clients and the protocol, on one simulator: build it, call
     :meth:`run`, then read ``history``, ``timed_out``, ``agree_since``,
     ``last_write_done`` and ``versions`` (each written value's :class:`Version`): what
-    :func:`distlab.apps.stores.run` measures."""
+    :func:`distlab.apps.stores.run` measures. Arguments and errors as that function's
+    (``faults`` here a list of :data:`~distlab.apps.stores.config.Fault`)."""
 
     def __init__(self, config: StoreConfig, workload: Workload, faults, seed: int):
+        faults = _check_setup(config, workload, faults)
         self.cfg, self.workload = config, workload
         self.sim = Simulator(seed)
         self.net = MessageNetwork(self.sim, latency=config.latency, drop=config.drop)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from distlab.apps.stores.config import STRONG, Fault, StoreConfig, Workload, standard_faults
-from distlab.apps.stores.replicas import SimulatedStore
+from distlab.apps.stores.replicas import SimulatedStore, _check_setup
 from distlab.checks import count
-from distlab.concepts.linearizability import Op, Verdict, check_linearizable
+from distlab.concepts.linearizability import Op, Verdict, as_history, check_linearizable
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,10 @@ def stale_reads(history: Iterable[Op]) -> list[tuple[Op, Op]]:
     A read is stale when some write completed before the read was invoked and had itself
     been invoked after the write whose value the read returned had completed (or the read
     returned the initial value). Returns (read, the newer write) pairs. Such a read is
-    never linearizable; reads concurrent with writes are not counted.
+    never linearizable; reads concurrent with writes are not counted. ``history`` as
+    :func:`~distlab.concepts.linearizability.as_history` takes it (and errors as it).
     """
-    history = list(history)
+    history = as_history(history)
     writes = {o.value: o for o in history if o.kind == "write"}
     done_writes = [o for o in history if o.kind == "write" and o.complete is not None]
     found = []
@@ -61,7 +62,7 @@ def stale_reads(history: Iterable[Op]) -> list[tuple[Op, Op]]:
     return found
 
 
-def mean_or_nan(values) -> float:
+def _mean_or_nan(values) -> float:
     """The mean of ``values``; NaN when there are none (no read completed, say)."""
     values = list(values)
     return sum(values) / len(values) if values else math.nan
@@ -77,21 +78,12 @@ def run(config: StoreConfig = STRONG, *, seed: int = 0, workload: Workload = Wor
     operations that completed, the share of stale reads and of operations that timed out,
     the time from the last completed write until the replicas agreed (ms; inf if never),
     and the number of operations. Raises ``TypeError`` for arguments of the wrong type
-    and ``ValueError`` for a fault naming a replica that does not exist.
+    and ``ValueError`` for a seed < 0 or a fault naming a replica that does not exist.
     """
-    if not isinstance(config, StoreConfig):
-        raise TypeError(f"config must be a StoreConfig, got {type(config).__name__}")
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
+    _check_setup(config, workload, ())
     count("seed", seed)
-    faults = standard_faults(config.n, workload.duration) if faults is None else tuple(faults)
-    for f in faults:
-        if not isinstance(f, Fault):
-            raise TypeError(f"faults must hold Fault objects, got {type(f).__name__}")
-        for i in f.nodes():
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < config.n:
-                raise ValueError(f"fault {f.action!r} names replica {i!r}, but replicas are "
-                                 f"0 … {config.n - 1}")
+    faults = _check_setup(config, workload, standard_faults(config.n, workload.duration)
+                          if faults is None else faults)
     store = SimulatedStore(config, workload, faults, seed)
     store.run()
     history = tuple(store.history)
@@ -101,9 +93,9 @@ def run(config: StoreConfig = STRONG, *, seed: int = 0, workload: Workload = Wor
     stale = stale_reads(history)
     converged = store.agree_since is not None
     metrics = {
-        "write latency (ms)": mean_or_nan(o.complete - o.invoke for o in completed
+        "write latency (ms)": _mean_or_nan(o.complete - o.invoke for o in completed
                                           if o.kind == "write"),
-        "read latency (ms)": mean_or_nan(o.complete - o.invoke for o in reads),
+        "read latency (ms)": _mean_or_nan(o.complete - o.invoke for o in reads),
         "stale reads (%)": 100 * len(stale) / len(reads) if reads else 0.0,
         "timed out (%)": 100 * store.timed_out / len(history) if history else 0.0,
         "convergence (ms)": (max(0.0, store.agree_since - store.last_write_done) * 1000

@@ -22,15 +22,16 @@ from __future__ import annotations
 from typing import Iterable
 
 from distlab.apps.stores.config import EVENTUAL, SESSIONS, Fault, StoreConfig, with_changes
-from distlab.apps.stores.runs import Run, mean_or_nan, run
-from distlab.checks import count
+from distlab.apps.stores.runs import Run, _mean_or_nan, run
+from distlab.checks import count, sequence
 from distlab.concepts.sessions import GUARANTEES, SessionVerdict, check_sessions
 
 __all__ = ["client_of", "session_check", "session_guarantees"]
 
 
 def client_of(process) -> str:
-    """The client behind a history's process: ``"c0'"`` (c0 after a timeout) → ``"c0"``."""
+    """The client behind a history's process: ``"c0'"`` (c0 after a timeout) → ``"c0"``.
+    Any process name is read as text: it raises nothing."""
     return str(process).rstrip("'")
 
 
@@ -59,10 +60,10 @@ def session_guarantees(seeds: Iterable[int] = range(20), *, config: StoreConfig 
     if config.replication != "async":
         raise ValueError("session guarantees are compared on an async (eventual) store; "
                          "a sync one is linearizable and keeps them already")
-    seeds = [count("seeds", s) for s in seeds]
+    seeds = [count(f"seeds[{i}]", s) for i, s in enumerate(sequence("seeds", seeds))]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
-    faults = None if faults is None else tuple(faults)
+    faults = None if faults is None else tuple(sequence("faults", faults))
     rows = []
     for mode in SESSIONS:
         runs = [run(with_changes(config, sessions=mode), seed=s, faults=faults) for s in seeds]
@@ -73,6 +74,6 @@ def session_guarantees(seeds: Iterable[int] = range(20), *, config: StoreConfig 
             row[f"broke {guarantee}"] = f"{sum(v.count(guarantee) > 0 for v in verdicts)}/{n}"
         row["linearizable"] = f"{sum(r.linearizable for r in runs)}/{n}"
         for key in ("timed out (%)", "read latency (ms)"):
-            row[key] = round(mean_or_nan(r.metrics[key] for r in runs), 2)
+            row[key] = round(_mean_or_nan(r.metrics[key] for r in runs), 2)
         rows.append(row)
     return pd.DataFrame(rows).set_index("sessions")

@@ -19,15 +19,15 @@ import numpy as np
 
 from distlab.apps.stores.config import (EVENTUAL, STRONG, Fault, StoreConfig, Workload,
                                         with_changes)
-from distlab.apps.stores.runs import mean_or_nan, run
-from distlab.checks import count, positive
+from distlab.apps.stores.runs import _mean_or_nan, run
+from distlab.checks import count, positive, sequence
 from distlab.concepts.events import Latency
 
 __all__ = ["tradeoff", "price_of_consistency", "replicated_store_availability"]
 
 
 def _seeds(seeds) -> list:
-    seeds = list(seeds)
+    seeds = [count(f"seeds[{i}]", s) for i, s in enumerate(sequence("seeds", seeds))]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     return seeds
@@ -37,12 +37,21 @@ def tradeoff(configs: dict | None = None, seeds: Iterable[int] = range(20), *,
              workload: Workload = Workload()):
     """The trade-off table: each configuration run on every seed under its standard
     faults; means over the seeds, and on how many seeds the history was linearizable,
-    had a stale read, and converged. Returns a pandas DataFrame, one row per setting."""
+    had a stale read, and converged. Returns a pandas DataFrame, one row per setting.
+    ``configs`` a dict {label: StoreConfig} (default: strong and eventual), ``seeds`` a
+    non-empty list of ints ≥ 0, ``workload`` a :class:`Workload`; ``TypeError``/
+    ``ValueError`` naming the argument otherwise."""
     import pandas as pd
 
-    configs = {"strong": STRONG, "eventual": EVENTUAL} if configs is None else dict(configs)
+    if configs is None:
+        configs = {"strong": STRONG, "eventual": EVENTUAL}
+    if not isinstance(configs, dict) or not all(isinstance(c, StoreConfig)
+                                                for c in configs.values()):
+        raise TypeError(f"configs must be a dict {{label: StoreConfig}}, got {configs!r}")
     if not configs:
         raise ValueError("configs must name at least one StoreConfig")
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
     seeds = _seeds(seeds)
     rows = []
     for name, config in configs.items():
@@ -51,7 +60,7 @@ def tradeoff(configs: dict | None = None, seeds: Iterable[int] = range(20), *,
                "replication": config.replication}
         for key in ("write latency (ms)", "read latency (ms)", "stale reads (%)",
                     "timed out (%)", "convergence (ms)"):
-            row[key] = round(mean_or_nan(r.metrics[key] for r in runs), 1)
+            row[key] = round(_mean_or_nan(r.metrics[key] for r in runs), 1)
         n = len(runs)
         row["linearizable"] = f"{sum(r.linearizable for r in runs)}/{n}"
         row["had a stale read"] = f"{sum(r.metrics['stale reads (%)'] > 0 for r in runs)}/{n}"
@@ -100,6 +109,8 @@ def price_of_consistency(delays_ms=(1, 5, 20), replicas=(3,), seeds=range(5),
                                                lambda name, n: count(name, n, minimum=1))]
     seeds = _seeds(seeds)
     workload = Workload() if workload is None else workload
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a Workload or None, got {type(workload).__name__}")
     rows = []
     for n in replicas:
         majority = n // 2 + 1
@@ -129,9 +140,11 @@ def replicated_store_availability(seed: int = 0):
     """The strong store with one replica crashed from 200 to 400 ms of a 1 s workload:
     with one replica every operation in that window fails; with three, the majority
     still answers. One row per replica count: operations, the share that timed out, and
-    whether the history was linearizable."""
+    whether the history was linearizable. ``seed`` an int ≥ 0, else ``TypeError``/
+    ``ValueError``."""
     import pandas as pd
 
+    count("seed", seed)
     rows = []
     for n in (1, 3):
         config = StoreConfig(n=n, r=n // 2 + 1, w=n // 2 + 1, replication="sync")

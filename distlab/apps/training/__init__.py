@@ -34,26 +34,24 @@ first use, so a torch rank reading a shard from here does not pay for Dask.
 from __future__ import annotations
 
 from distlab.apps.training.config import (DEFAULT_ROUNDS, STRATEGIES, Strategy,
-                                          TrainingConfig, check_strategy, linear_scaled_lr)
+                                          TrainingConfig, linear_scaled_lr)
 from distlab.apps.training.data import (N_CLASSES, N_FEATURES, TEST_SIZE, batch_rows,
                                         load_digits, load_shard, load_split, shard_rows,
                                         sklearn_accuracy, stratified_split)
-from distlab.apps.training.history import check_history, rounds_to, summary
+from distlab.apps.training.history import rounds_to, summary
 from distlab.apps.training.model import (accuracy, apply_gradient, gradient, init_params,
-                                         local_sgd, loss, node_gradient, predict,
-                                         probabilities)
+                                         loss, node_gradient, predict, probabilities)
 
 # name -> (module, name there): loaded on first use, since these import Dask.
 _LAZY = {
     "train": ("driver", "train"), "STRATEGY_CLASSES": ("driver", "STRATEGY_CLASSES"),
     "Placement": ("nodes", "Placement"), "RoundResult": ("nodes", "RoundResult"),
-    "ClusterStrategy": ("nodes", "ClusterStrategy"), "average": ("nodes", "average"),
+    "ClusterStrategy": ("nodes", "ClusterStrategy"),
     "describe_shards": ("nodes", "describe_shards"),
     "synchronous_step": ("synchronous", "synchronous_step"),
     "SingleProcess": ("single", "SingleProcess"),
     "SynchronousSGD": ("synchronous", "SynchronousSGD"),
     "LocalSGD": ("local", "LocalSGD"), "GossipSGD": ("gossip", "GossipSGD"),
-    "gossip_sgd": ("gossip", "gossip_sgd"), "stack": ("gossip", "stack"),
     "StaleParameterServer": ("parameter_server", "StaleParameterServer"),
     "Timing": ("virtual_time", "Timing"), "simulate": ("virtual_time", "simulate"),
     "straggler_comparison": ("virtual_time", "straggler_comparison"),

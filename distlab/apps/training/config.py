@@ -18,9 +18,12 @@ from distlab.apps.training.model import init_params
 STRATEGIES = ("single", "sync", "local", "async", "gossip")
 #: Rounds each strategy runs by default: about as far as it needs to converge.
 DEFAULT_ROUNDS = {"single": 40, "sync": 40, "local": 6, "async": 30, "gossip": 6}
+#: The most SGD steps a node takes alone in one round (``local_steps``): each is a task's
+#: worth of work, so more would run for minutes.
+MAX_LOCAL_STEPS = 10_000
 
 
-def check_strategy(strategy) -> str:
+def _check_strategy(strategy) -> str:
     """``strategy`` if it is one of :data:`STRATEGIES`; ``TypeError`` for a non-string,
     ``ValueError`` naming the known ones otherwise."""
     if isinstance(strategy, str) and strategy in STRATEGIES:
@@ -37,7 +40,9 @@ class TrainingConfig:
     """The settings every strategy reads; ``seed`` fixes the split, the shards, every
     mini-batch and the asynchronous delays; ``label_skew`` (0 … 1) makes the shards
     non-IID (:func:`~distlab.apps.training.data.shard_rows`). Raises
-    ``TypeError``/``ValueError`` (from :mod:`distlab.checks`) for a bad field."""
+    ``TypeError``/``ValueError`` (from :mod:`distlab.checks`) for a bad field, a
+    ``local_steps`` above :data:`MAX_LOCAL_STEPS` included (``train`` refuses more nodes
+    than the training set has rows)."""
     nodes: int = 4                 # data-parallel nodes, placed round-robin on the workers
     lr: float = 2.0                # the learning rate η
     batch: int = 64                # rows in each node's mini-batch
@@ -56,7 +61,8 @@ class TrainingConfig:
                 ("nodes", checks.count("nodes", self.nodes, minimum=1)),
                 ("lr", checks.positive("lr", self.lr)),
                 ("batch", checks.count("batch", self.batch, minimum=1)),
-                ("local_steps", checks.count("local_steps (H)", self.local_steps, minimum=1)),
+                ("local_steps", checks.count("local_steps (H)", self.local_steps, minimum=1,
+                                             maximum=MAX_LOCAL_STEPS)),
                 ("staleness", checks.count("staleness", self.staleness, minimum=0)),
                 ("algorithm", checks.choice("algorithm (an exact all-reduce)", self.algorithm,
                                             EXACT_ALGORITHMS)),
@@ -70,7 +76,8 @@ def linear_scaled_lr(lr: float, batch: int, base_batch: int) -> float:
     learning rate by k" (Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet
     in 1 Hour", 2017, §2.1). ``lr`` suits batches of ``base_batch`` rows; the result suits
     ``batch`` rows: lr · batch / base_batch. Synchronous SGD on 4 nodes of 64 rows takes
-    steps on 256 rows, so a learning rate tuned for 64 becomes 4 times larger."""
+    steps on 256 rows, so a learning rate tuned for 64 becomes 4 times larger. ``lr`` a
+    finite number > 0, the batches ints ≥ 1; ``TypeError``/``ValueError`` otherwise."""
     lr = checks.positive("lr", lr)
     batch = checks.count("batch", batch, minimum=1)
     base_batch = checks.count("base_batch", base_batch, minimum=1)
@@ -79,10 +86,13 @@ def linear_scaled_lr(lr: float, batch: int, base_batch: int) -> float:
 
 class Strategy:
     """What every strategy shares. ``state`` is what a checkpoint holds: numpy, in the
-    client (one model, or for gossip one per node)."""
+    client (one model, or for gossip one per node). ``TypeError`` for a config that is
+    not a :class:`TrainingConfig`."""
     steps_per_round = 1
 
     def __init__(self, config: TrainingConfig):
+        if not isinstance(config, TrainingConfig):
+            raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
         self.config = config
 
     @property

@@ -19,6 +19,9 @@ from distlab import checks
 N_CLASSES = 10
 N_FEATURES = 65                       # 64 standardised pixels and a constant 1 (the bias)
 TEST_SIZE = 0.25
+#: The most rows a shard may have for :func:`batch_rows` (the digits have 1,347 training
+#: rows; each epoch shuffles them all).
+MAX_ROWS = 10**7
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +45,16 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def stratified_split(y: np.ndarray, test_size: float, seed: int):
     """(train rows, test rows), two sorted int arrays: ``test_size`` of each class, chosen
-    by a seeded shuffle, so both sets have the classes in the same proportions."""
+    by a seeded shuffle, so both sets have the classes in the same proportions. ``y`` a
+    non-empty 1-D array of class labels (ints), ``test_size`` in (0, 1), ``seed`` an int
+    ≥ 0; ``TypeError``/``ValueError`` naming the argument otherwise."""
+    y = np.asarray(y) if not isinstance(y, (str, bytes)) else None
+    if y is None or y.dtype.kind not in "iu" or y.ndim != 1:
+        raise TypeError("y must be a 1-D array of class labels (ints)")
+    if y.size == 0:
+        raise ValueError("y must hold at least one label")
+    test_size = checks.fraction("test_size", test_size, open_low=True, open_high=True)
+    seed = checks.count("seed", seed)
     rng = np.random.default_rng([seed, 0])
     test = []
     for label in np.unique(y):
@@ -73,7 +85,8 @@ def load_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     """``X_train, y_train, X_test, y_test``: the digits split 75/25 (stratified, seeded:
     :func:`stratified_split`), pixels standardised with the training set's mean and
     deviation, a bias column of ones appended (X float64 of shape (rows, 65), y int64).
-    The same in every process for the same seed; read-only (cached)."""
+    The same in every process for the same seed; read-only (cached). ``TypeError``/
+    ``ValueError`` for a seed that is not an int ≥ 0."""
     return _split(checks.count("seed", seed, minimum=0))
 
 
@@ -88,13 +101,15 @@ def shard_rows(node: int, nodes: int, seed: int = 0, label_skew: float = 0.0) ->
     "Communication-Efficient Learning of Deep Networks from Decentralized Data", AISTATS
     2017; in between, each node sees mostly some digits and a little of every other.
     Shard sizes differ by at most 2. Raises ``ValueError`` for a node outside
-    ``0 … nodes − 1`` or a skew outside [0, 1]."""
+    ``0 … nodes − 1``, more nodes than training rows, or a skew outside [0, 1]."""
     nodes = checks.count("nodes", nodes, minimum=1)
     node = checks.count("node", node, minimum=0)
     label_skew = checks.fraction("label_skew", label_skew)
     if node >= nodes:
         raise ValueError(f"node must be below nodes ({nodes}), got {node}")
     _, y, _, _ = load_split(seed)
+    nodes = checks.count("nodes", nodes, maximum=len(y),
+                         limit="the training rows: more leave an empty shard")
     order = np.random.default_rng([seed, 1]).permutation(len(y))
     n_sorted = int(round(label_skew * len(y)))
     by_label = order[:n_sorted][np.argsort(y[order[:n_sorted]], kind="stable")]
@@ -122,9 +137,20 @@ def batch_rows(n_rows: int, batch: int, seed: int, node: int, step: int) -> np.n
     """Rows (``batch`` distinct ints) of node ``node``'s mini-batch at ``step``: each epoch
     is a fresh seeded shuffle of the shard, cut into ``n_rows // batch`` batches. A pure
     function of its arguments, which is what makes a restarted run retrace the same
-    steps. Raises ``ValueError`` if the batch is larger than the shard."""
+    steps. ``n_rows`` an int in [1, :data:`MAX_ROWS`], ``batch`` an int ≥ 1, ``seed``,
+    ``node`` and ``step`` ints ≥ 0; ``TypeError``/``ValueError`` naming the argument
+    otherwise, and ``ValueError`` if the batch is larger than the shard."""
+    n_rows = checks.count("n_rows", n_rows, minimum=1, maximum=MAX_ROWS)
+    batch = checks.count("batch", batch, minimum=1)
+    for name, value in (("seed", seed), ("node", node), ("step", step)):
+        checks.count(name, value)
     if batch > n_rows:
         raise ValueError(f"batch ({batch}) is larger than the shard ({n_rows} rows)")
+    return _batch_rows(n_rows, batch, seed, node, step)
+
+
+def _batch_rows(n_rows: int, batch: int, seed: int, node: int, step: int) -> np.ndarray:
+    """:func:`batch_rows` for the strategies' inner loops, whose arguments are checked."""
     per_epoch = n_rows // batch
     epoch, k = divmod(step, per_epoch)
     order = np.random.default_rng([seed, 2, node, epoch]).permutation(n_rows)
@@ -133,7 +159,8 @@ def batch_rows(n_rows: int, batch: int, seed: int, node: int, step: int) -> np.n
 
 def sklearn_accuracy(seed: int = 0) -> float:
     """Test accuracy of scikit-learn's ``LogisticRegression`` (default settings) on the
-    same split: the target the distributed runs are held to."""
+    same split: the target the distributed runs are held to. ``seed`` and its errors as
+    :func:`load_split`."""
     from sklearn.linear_model import LogisticRegression
 
     X, y, X_test, y_test = load_split(seed)

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from distlab import checks
-from distlab.apps.training.config import DEFAULT_ROUNDS, TrainingConfig, check_strategy
+from distlab.apps.training.config import DEFAULT_ROUNDS, TrainingConfig, _check_strategy
 from distlab.apps.training.data import load_split, shard_rows
 from distlab.apps.training.gossip import GossipSGD
 from distlab.apps.training.local import LocalSGD
-from distlab.apps.training.model import accuracy, loss
+from distlab.apps.training.model import _accuracy, _loss
 from distlab.apps.training.nodes import Placement
 from distlab.apps.training.parameter_server import StaleParameterServer
 from distlab.apps.training.single import SingleProcess
@@ -29,6 +29,8 @@ from distlab.apps.training.synchronous import SynchronousSGD
 from distlab.engines.workers import (check_client, kill_worker, wait_for_workers,
                                      worker_addresses)
 
+#: The most rounds one run takes (each is a few tasks and an all-reduce on the cluster).
+MAX_ROUNDS = 1000
 #: Each strategy's name and its class, naive first.
 STRATEGY_CLASSES = {"single": SingleProcess, "sync": SynchronousSGD, "local": LocalSGD,
                     "async": StaleParameterServer, "gossip": GossipSGD}
@@ -59,14 +61,18 @@ def train(strategy: str = "sync", client=None, *, nodes: int = 4, rounds: int | 
     ``progress`` draws a bar of the rounds done (in a notebook).
 
     Raises ``TypeError``/``ValueError`` for bad arguments (a distributed strategy needs a
-    ``distributed.Client``; ``batch`` must fit in a node's shard).
+    ``distributed.Client``, and a client given must be an open one; ``batch`` must fit in
+    a node's shard; ``rounds`` at most :data:`MAX_ROUNDS`).
     """
-    check_strategy(strategy)
+    _check_strategy(strategy)
+    if client is not None:
+        check_client(client)
+    checks.flag("progress", progress)
     config = TrainingConfig(nodes=nodes, lr=lr, batch=batch, local_steps=local_steps,
                             staleness=staleness, algorithm=algorithm, seed=seed,
                             label_skew=label_skew)
     rounds = (DEFAULT_ROUNDS[strategy] if rounds is None
-              else checks.count("rounds", rounds, minimum=1))
+              else checks.count("rounds", rounds, minimum=1, maximum=MAX_ROUNDS))
     checkpoint_every = checks.count("checkpoint_every", checkpoint_every, minimum=1)
     if kill_at is not None:
         kill_at = checks.count("kill_at", kill_at, minimum=1)
@@ -160,7 +166,7 @@ def _history(strategy, runner, states, per_round, staleness, restarts, killed
         if k:
             sent += per_round[k - 1]
         rows.append((strategy, k, k * runner.steps_per_round, k * runner.samples_per_round,
-                     sent, loss(model, X, y), accuracy(model, X_test, y_test), spread))
+                     sent, _loss(model, X, y), _accuracy(model, X_test, y_test), spread))
     history = pd.DataFrame(rows, columns=["strategy", "round", "steps", "samples", "bytes",
                                           "loss", "accuracy", "consensus"])
     history.attrs.update(params=runner.model(states[-1])[0], restarts=restarts,

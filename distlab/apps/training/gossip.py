@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from distlab.apps.training.model import init_params, local_sgd
+from distlab.apps.training.model import init_params, _local_sgd
 from distlab.apps.training.nodes import PARAMS_BYTES, ClusterStrategy, RoundResult
 from distlab.concepts.gossip import ring_matrix
 
 
-def gossip_sgd(neighbours, weights, shard, node: int, first_step: int, steps: int,
+def _gossip_sgd(neighbours, weights, shard, node: int, first_step: int, steps: int,
                batch: int, lr: float, seed: int) -> np.ndarray:
     """One gossip round on a node: average with the neighbours (Σ_j W_ij θ_j, self
     included), then ``steps`` local SGD steps."""
     mixed = sum(w * p for w, p in zip(weights, neighbours))
-    return local_sgd(mixed, shard, node, first_step, steps, batch, lr, seed)
+    return _local_sgd(mixed, shard, node, first_step, steps, batch, lr, seed)
 
 
-def stack(*arrays) -> np.ndarray:
+def _stack(*arrays) -> np.ndarray:
     """The nodes' models as one array, shape (nodes, 65, 10): gossip's checkpoint."""
     return np.stack(arrays)
 
 
 class GossipSGD(ClusterStrategy):
-    """``gossip``: its state is one model per node."""
+    """``gossip``: its state is one model per node. Built by ``train()``
+    from a :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     @property
     def steps_per_round(self) -> int:
@@ -47,14 +48,14 @@ class GossipSGD(ClusterStrategy):
         out = []
         for i in range(n):
             peers = [j for j in range(n) if W[i, j] > 0]
-            out.append(nodes.submit(i, gossip_sgd, [futures[j] for j in peers],
+            out.append(nodes.submit(i, _gossip_sgd, [futures[j] for j in peers],
                                     [float(W[i, j]) for j in peers], nodes.shards[i], i,
                                     (k - 1) * H, H, c.batch, c.lr, c.seed))
         sends = int(np.count_nonzero(W) - n)            # messages per round, self excluded
         return RoundResult(out, bytes_sent=sends * PARAMS_BYTES)
 
     def snapshot(self, nodes, futures):
-        return nodes.submit(0, stack, *futures)
+        return nodes.submit(0, _stack, *futures)
 
     def model(self, state):
         mean = state.mean(axis=0)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from distlab import checks
 
-def check_history(history) -> pd.DataFrame:
+
+def _check_history(history) -> pd.DataFrame:
     """``history`` if it is a non-empty history from ``train()``; ``TypeError`` for
     anything but a DataFrame, ``ValueError`` for missing columns or no rows."""
     if not isinstance(history, pd.DataFrame):
@@ -24,9 +26,34 @@ def check_history(history) -> pd.DataFrame:
     return history
 
 
+def _named_histories(histories) -> list[tuple]:
+    """(name or None, history) pairs from one history, a list of them, or a dict naming
+    each; ``TypeError``/``ValueError`` naming ``histories`` otherwise."""
+    if isinstance(histories, pd.DataFrame):
+        histories = [histories]
+    if isinstance(histories, dict):
+        pairs = list(histories.items())
+    elif isinstance(histories, (str, bytes)) or not hasattr(histories, "__iter__"):
+        raise TypeError(f"histories must be a history from train(), a list of them or a "
+                        f"dict naming each; got {type(histories).__name__}")
+    else:
+        pairs = [(None, h) for h in histories]
+    if not pairs:
+        raise ValueError("histories must hold at least one history")
+    for i, (name, h) in enumerate(pairs):
+        try:
+            _check_history(h)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"histories[{i if name is None else repr(name)}]: {exc}") from None
+    return pairs
+
+
 def rounds_to(history: pd.DataFrame, target: float) -> int | None:
-    """The first round at which the test accuracy reaches ``target`` (None if never)."""
-    check_history(history)
+    """The first round at which the test accuracy reaches ``target`` (None if never).
+    ``history`` from ``train()``, ``target`` an accuracy in [0, 1]; ``TypeError``/
+    ``ValueError`` naming the argument otherwise."""
+    _check_history(history)
+    target = checks.fraction("target", target)
     hit = history.loc[history["accuracy"] >= target, "round"]
     return None if hit.empty else int(hit.iloc[0])
 
@@ -42,14 +69,19 @@ def summary(histories, target: float | None = None, reference: dict | None = Non
     rounds, samples, bytes (and time) it took to reach the target accuracy.
     ``histories``: one history, a list of them, or a dict naming each run (the names then
     index the table, e.g. two runs of one strategy at different learning rates).
-    ``reference`` adds rows with an accuracy only, e.g. ``{"scikit-learn": 0.9689}``."""
-    if isinstance(histories, pd.DataFrame):
-        histories = [histories]
-    named = (histories.items() if isinstance(histories, dict)
-             else ((None, h) for h in histories))
+    ``reference`` adds rows with an accuracy only, e.g. ``{"scikit-learn": 0.9689}``.
+    ``target`` None or an accuracy in [0, 1]; ``TypeError``/``ValueError`` naming the
+    argument otherwise."""
+    named = _named_histories(histories)
+    if target is not None:
+        target = checks.fraction("target", target)
+    if reference is not None and not isinstance(reference, dict):
+        raise TypeError(f"reference must be a dict {{name: accuracy}}, got "
+                        f"{type(reference).__name__}")
+    reference = {name: checks.fraction(f"reference[{name!r}]", acc)
+                 for name, acc in (reference or {}).items()}
     rows = []
     for name, h in named:
-        check_history(h)
         last = h.iloc[-1]
         row = dict(strategy=last["strategy"] if name is None else name,
                    rounds=int(last["round"]))

@@ -9,12 +9,13 @@ synchronous strategy: mean(θ − η g_i) = θ − η mean(g_i).
 """
 from __future__ import annotations
 
-from distlab.apps.training.model import local_sgd
+from distlab.apps.training.model import _local_sgd
 from distlab.apps.training.nodes import ClusterStrategy, RoundResult
 
 
 class LocalSGD(ClusterStrategy):
-    """``local``: H local steps per node, then the parameters averaged."""
+    """``local``: H local steps per node, then the parameters averaged. Built by ``train()``
+    from a :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     @property
     def steps_per_round(self) -> int:
@@ -22,7 +23,7 @@ class LocalSGD(ClusterStrategy):
 
     def round(self, nodes, futures, k):
         c, H = self.config, self.config.local_steps
-        trained = [nodes.submit(i, local_sgd, futures[i], nodes.shards[i], i, (k - 1) * H, H,
+        trained = [nodes.submit(i, _local_sgd, futures[i], nodes.shards[i], i, (k - 1) * H, H,
                                 c.batch, c.lr, c.seed)
                    for i in range(len(nodes))]
         averaged = nodes.average(trained, c.algorithm)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from distlab.apps.training.config import Strategy, TrainingConfig
 from distlab.apps.training.data import N_CLASSES, N_FEATURES, load_shard
-from distlab.checks import count
+from distlab.checks import count, fraction
+from distlab.concepts.plans import MAX_NODES
 from distlab.engines.workers import check_client, submit_on, worker_addresses
 
 #: Bytes of one model: 65 × 10 float64.
@@ -24,10 +25,20 @@ PARAMS_BYTES = N_FEATURES * N_CLASSES * 8
 @dataclass(frozen=True)
 class Placement:
     """The nodes on the cluster: ``homes[i]`` is node i's worker, ``shards[i]`` the future
-    of its ``(X, y)`` shard, loaded there."""
+    of its ``(X, y)`` shard, loaded there. ``TypeError``/``ValueError`` for a client that
+    is not an open ``distributed.Client``, homes that are not worker addresses, or as many
+    shards."""
     client: object
     homes: tuple[str, ...]
     shards: tuple
+
+    def __post_init__(self):
+        check_client(self.client)
+        if not isinstance(self.homes, tuple) or not all(isinstance(h, str) for h in self.homes):
+            raise TypeError(f"homes must be a tuple of worker addresses, got {self.homes!r}")
+        if not isinstance(self.shards, tuple) or len(self.shards) != len(self.homes):
+            raise TypeError(f"shards must be a tuple of {len(self.homes)} futures, one per "
+                            f"home; got {type(self.shards).__name__}")
 
     @classmethod
     def on(cls, client, workers: list[str], config: TrainingConfig) -> "Placement":
@@ -49,16 +60,12 @@ class Placement:
         return submit_on(self.client, func, *args, worker=self.homes[node])
 
     def average(self, futures: list, algorithm: str):
-        """distlab's all-reduce of one future per node: see :func:`average`."""
-        return average(self.client, futures, self.homes, algorithm)
-
-
-def average(client, futures, homes, algorithm):
-    """The one place training calls distlab's all-reduce: node i's array (a future on
-    ``homes[i]``) becomes the mean over nodes, computed by the workers themselves. Returns
-    the all-reduce's result: ``.futures`` (one per node) and ``.bytes_sent`` (per node)."""
-    from distlab.engines.allreduce import allreduce
-    return allreduce(futures, algorithm=algorithm, client=client, workers=homes)
+        """The one place training calls distlab's all-reduce: node i's array (a future on
+        ``homes[i]``) becomes the mean over nodes, computed by the workers themselves.
+        Returns the all-reduce's result: ``.futures`` (one per node) and ``.bytes_sent``
+        (per node)."""
+        from distlab.engines.allreduce import allreduce
+        return allreduce(futures, algorithm=algorithm, client=self.client, workers=self.homes)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ class RoundResult:
 class ClusterStrategy(Strategy):
     """A strategy whose nodes run on the workers. ``place`` puts a checkpointed state on
     the nodes; ``round`` submits round ``k`` (1, 2, …); ``snapshot`` is the one future
-    whose value the history records after a round."""
+    whose value the history records after a round. Built by ``train()``
+    from a :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     def place(self, nodes: Placement, state) -> list:
         return [nodes.submit(i, np.array, state) for i in range(len(nodes))]
@@ -92,11 +100,14 @@ def describe_shards(client, nodes: int = 4, seed: int = 0, label_skew: float = 0
     node, its ``rows`` and how many examples of each digit (columns "0" … "9") it holds
     (``label_skew`` > 0: non-IID shards, see :func:`~distlab.apps.training.data.shard_rows`).
     Only counts travel back. Raises ``TypeError`` for a client that is not a
-    ``distributed.Client``."""
+    ``distributed.Client`` and ``ValueError`` for a closed one, ``nodes`` outside [1,
+    :data:`~distlab.concepts.plans.MAX_NODES`], a negative seed or a skew outside [0, 1]."""
     from distlab.engines.progress import progress
 
     check_client(client)
-    nodes = count("nodes", nodes, minimum=1)
+    nodes = count("nodes", nodes, minimum=1, maximum=MAX_NODES)
+    count("seed", seed)
+    fraction("label_skew", label_skew)
     workers = worker_addresses(client)
     futures = [submit_on(client, _shard_counts, i, nodes, seed, label_skew,
                          worker=workers[i % len(workers)]) for i in range(nodes)]

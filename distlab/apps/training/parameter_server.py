@@ -19,7 +19,8 @@ class StaleParameterServer(ClusterStrategy):
     """``async``: update u comes from node u mod N and was computed on version u − d_u of
     the model, d_u drawn from the seed in 0 … staleness. A checkpoint is a barrier: no
     delay reaches back past it. Its state on the cluster is the last staleness + 1
-    versions of the model, all on node 0's worker."""
+    versions of the model, all on node 0's worker. Built by ``train()`` from a
+    :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     def place(self, nodes, state):
         return [nodes.submit(0, np.array, state)]

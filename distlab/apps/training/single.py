@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from distlab.apps.training.config import Strategy
-from distlab.apps.training.data import batch_rows, load_shard
-from distlab.apps.training.model import apply_gradient, gradient
+from distlab.apps.training.data import _batch_rows, load_shard
+from distlab.apps.training.model import _apply_gradient, _gradient
 
 
 class SingleProcess(Strategy):
-    """``single``: runs in the client, so it has no workers to lose."""
+    """``single``: runs in the client, so it has no workers to lose. Built by ``train()``
+    from a :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     def run(self, rounds: int) -> list[np.ndarray]:
         """The model before round 1 and after each of ``rounds`` steps."""
@@ -24,10 +25,10 @@ class SingleProcess(Strategy):
         params = self.initial()
         states = [params]
         for k in range(rounds):
-            rows = [batch_rows(len(y), c.batch, c.seed, i, k)
+            rows = [_batch_rows(len(y), c.batch, c.seed, i, k)
                     for i, (_, y) in enumerate(shards)]
             X = np.concatenate([s[0][r] for s, r in zip(shards, rows)])
             y = np.concatenate([s[1][r] for s, r in zip(shards, rows)])
-            params = apply_gradient(params, gradient(params, X, y), c.lr)
+            params = _apply_gradient(params, _gradient(params, X, y), c.lr)
             states.append(params)
         return states

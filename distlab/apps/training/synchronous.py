@@ -19,7 +19,9 @@ def synchronous_step(nodes: Placement, params: list, step: int,
     """One synchronous data-parallel SGD step on the cluster. ``params[i]`` is node i's
     copy of the model (a future on its worker; all copies are equal), and
     ``nodes.submit(i, f, ...)`` runs ``f`` as a task on node i's worker. Returns the
-    updated copies and the bytes the all-reduce sent."""
+    updated copies and the bytes the all-reduce sent. Its arguments come from
+    ``train()``, which checks them; the tasks raise as
+    :func:`~distlab.apps.training.model.node_gradient` does."""
     # 1. every node: the gradient of its own mini-batch, on its own shard
     gradients = [nodes.submit(i, node_gradient, params[i], nodes.shards[i], i, step,
                               config.batch, config.seed)
@@ -33,7 +35,8 @@ def synchronous_step(nodes: Placement, params: list, step: int,
 
 
 class SynchronousSGD(ClusterStrategy):
-    """``sync``: one step, and one all-reduce of the gradients, per round."""
+    """``sync``: one step, and one all-reduce of the gradients, per round. Built by ``train()``
+    from a :class:`TrainingConfig` (``TypeError`` for anything else)."""
 
     def round(self, nodes, futures, k):
         return synchronous_step(nodes, futures, k - 1, self.config)

@@ -39,13 +39,17 @@ import pandas as pd
 from distlab import checks
 from distlab.apps.training.config import TrainingConfig
 from distlab.apps.training.data import N_CLASSES, N_FEATURES, load_shard, load_split
-from distlab.apps.training.model import (accuracy, apply_gradient, init_params, local_sgd,
-                                         loss, node_gradient)
+from distlab.apps.training.model import (_accuracy, _apply_gradient, _local_sgd, _loss,
+                                         _node_gradient, init_params)
+from distlab.concepts.plans import MAX_NODES
 
 #: The strategies that run in virtual time.
 VIRTUAL_STRATEGIES = ("sync", "local", "async", "ssp")
 #: Bytes of one model or gradient: 65 × 10 float64.
 MODEL_BYTES = N_FEATURES * N_CLASSES * 8
+#: The most mini-batch steps one node may take in a simulated run (``until`` ÷
+#: ``timing.compute``): 20,000 steps are a few seconds.
+MAX_STEPS = 20_000
 
 
 @dataclass(frozen=True)
@@ -87,15 +91,10 @@ def simulate(strategy: str, config: TrainingConfig = TrainingConfig(),
     gradients each node computed; for the server strategies, those applied);
     ``staleness`` (for ``async`` and ``ssp``: per applied update, the updates applied
     since its node read the model).
-    Raises ``TypeError``/``ValueError`` for a bad argument or a straggler outside the
-    nodes."""
+    Raises ``TypeError``/``ValueError`` for a bad argument, a straggler outside the
+    nodes, or an ``until`` longer than :data:`MAX_STEPS` steps of ``timing.compute``."""
     checks.choice("strategy", strategy, VIRTUAL_STRATEGIES)
-    if not isinstance(config, TrainingConfig) or not isinstance(timing, Timing):
-        raise TypeError("config must be a TrainingConfig and timing a Timing")
-    until = checks.positive("until", until)
-    if timing.straggler is not None and timing.straggler >= config.nodes:
-        raise ValueError(f"timing.straggler must be a node below nodes ({config.nodes}), "
-                         f"got {timing.straggler}")
+    until = _check_run(config, timing, until)
     shards = [load_shard(i, config.nodes, config.seed, config.label_skew)
               for i in range(config.nodes)]
     run = _barrier_rounds if strategy in ("sync", "local") else _parameter_server
@@ -103,10 +102,28 @@ def simulate(strategy: str, config: TrainingConfig = TrainingConfig(),
     X, y, X_test, y_test = load_split(config.seed)
     history = pd.DataFrame(
         [dict(strategy=strategy, round=k, time=t, samples=n, bytes=b,
-              loss=loss(p, X, y), accuracy=accuracy(p, X_test, y_test))
+              loss=_loss(p, X, y), accuracy=_accuracy(p, X_test, y_test))
          for k, (t, n, b, p) in enumerate(rows)])
     history.attrs.update(attrs, params=rows[-1][3])
     return history
+
+
+def _check_run(config, timing, until) -> float:
+    """``until`` as a float, once config, timing and it are checked."""
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}")
+    if not isinstance(timing, Timing):
+        raise TypeError(f"timing must be a Timing, got {type(timing).__name__}")
+    checks.count("config.nodes", config.nodes, maximum=MAX_NODES)
+    until = checks.positive("until", until)
+    if until > MAX_STEPS * timing.compute:
+        raise ValueError(f"until must be ≤ {MAX_STEPS * timing.compute:g} virtual seconds "
+                         f"({MAX_STEPS:,} steps of timing.compute, the limit of this "
+                         f"function), got {until:g}")
+    if timing.straggler is not None and timing.straggler >= config.nodes:
+        raise ValueError(f"timing.straggler must be a node below nodes ({config.nodes}), "
+                         f"got {timing.straggler}")
+    return until
 
 
 def _allreduce_bytes(config: TrainingConfig) -> int:
@@ -130,11 +147,11 @@ def _barrier_rounds(strategy, c, timing, until, shards):
     rows = [(0.0, 0, 0, params)]
     while t + round_time <= until:
         if strategy == "sync":          # mean gradient, one step: train("sync")
-            grads = [node_gradient(params, shards[i], i, k, c.batch, c.seed)
+            grads = [_node_gradient(params, shards[i], i, k, c.batch, c.seed)
                      for i in range(c.nodes)]
-            params = apply_gradient(params, np.mean(grads, axis=0), c.lr)
+            params = _apply_gradient(params, np.mean(grads, axis=0), c.lr)
         else:                           # H steps alone, then the mean: train("local")
-            params = np.mean([local_sgd(params, shards[i], i, k * steps, steps, c.batch,
+            params = np.mean([_local_sgd(params, shards[i], i, k * steps, steps, c.batch,
                                         c.lr, c.seed) for i in range(c.nodes)], axis=0)
         k, t = k + 1, t + round_time
         rows.append((t, k * steps * c.nodes * c.batch, k * _allreduce_bytes(c), params))
@@ -157,8 +174,8 @@ def _parameter_server(strategy, c, timing, until, shards):
     while arrivals and arrivals[0][0] <= until:
         t, i = heapq.heappop(arrivals)
         seen, model = read[i]
-        g = node_gradient(model, shards[i], i, done[i], c.batch, c.seed)
-        params, version = apply_gradient(params, g, c.lr / n), version + 1
+        g = _node_gradient(model, shards[i], i, done[i], c.batch, c.seed)
+        params, version = _apply_gradient(params, g, c.lr / n), version + 1
         staleness.append(version - 1 - seen)
         done[i] += 1
         if version % n == 0:
@@ -190,9 +207,14 @@ def straggler_comparison(timing: Timing = Timing(straggler=3), config: TrainingC
     one update and the examples in it, the gradients a healthy node and the straggler
     computed, the share of the time the healthy nodes waited, the largest staleness,
     the accuracy at the end and (with ``target``) the virtual seconds and the examples
-    it took to reach ``target``."""
+    it took to reach ``target`` (None, or an accuracy in [0, 1]). Errors as
+    :func:`simulate`."""
     from distlab.apps.training.config import linear_scaled_lr
     from distlab.apps.training.history import rounds_to
+
+    until = _check_run(config, timing, until)
+    if target is not None:
+        checks.fraction("target", target)
 
     n, batch = config.nodes, config.batch
     scaled = linear_scaled_lr(config.lr, n * batch, batch)

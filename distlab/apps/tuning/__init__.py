@@ -49,17 +49,17 @@ The package, one idea a module: :mod:`.job` (the job and its partial gradients),
 May import: ``distlab.engines``, ``distlab.concepts``, ``distlab.checks``, numpy, pandas,
 dask, distributed. Never ``distlab.present``, ``distlab.cli``, matplotlib.
 """
-from distlab.apps.tuning.configs import (NO_ALLREDUCE, Config, candidates, check_config,
-                                         default_config, partition_sizes)
+from distlab.apps.tuning.configs import (MAX_WORKERS, NO_ALLREDUCE, Config, candidates,
+                                         check_config, default_config, partition_sizes)
 from distlab.apps.tuning.cost_model import (REFERENCE, ClusterModel, allreduce_seconds,
                                             predict_seconds, predict_table)
-from distlab.apps.tuning.job import (Job, add_up, make_rows, partial_gradient,
-                                     reference_gradient, timed_partial_gradient)
+from distlab.apps.tuning.job import (MAX_ROWS, MAX_WEIGHTS, Job, make_rows, partial_gradient,
+                                     reference_gradient)
 from distlab.apps.tuning.measure import PROBE_BYTES, probe, run
 from distlab.apps.tuning.search import Tuning, tune
 
-__all__ = ["NO_ALLREDUCE", "Config", "candidates", "check_config", "default_config",
-           "partition_sizes", "REFERENCE", "ClusterModel", "allreduce_seconds",
-           "predict_seconds", "predict_table", "Job", "add_up", "make_rows",
-           "partial_gradient", "reference_gradient", "timed_partial_gradient",
-           "PROBE_BYTES", "probe", "run", "Tuning", "tune"]
+__all__ = ["MAX_WORKERS", "NO_ALLREDUCE", "Config", "candidates", "check_config",
+           "default_config", "partition_sizes", "REFERENCE", "ClusterModel",
+           "allreduce_seconds", "predict_seconds", "predict_table", "MAX_ROWS", "MAX_WEIGHTS",
+           "Job", "make_rows", "partial_gradient", "reference_gradient", "PROBE_BYTES",
+           "probe", "run", "Tuning", "tune"]

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from distlab import checks
-from distlab.apps.tuning.configs import Config, candidates
-from distlab.concepts.task_overhead import tasks_seconds
+from distlab.apps.tuning.configs import (MAX_WORKERS, NO_ALLREDUCE, Config, candidates,
+                                         check_config)
 from distlab.apps.tuning.job import Job
-from distlab.engines.allreduce import make_plan
+from distlab.concepts.plans import MAX_NODES
+from distlab.concepts.task_overhead import tasks_seconds
+from distlab.engines.allreduce import EXACT_ALGORITHMS, make_plan
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,8 @@ class ClusterModel:
     (``row_parallel``; defaults to ``row``, as on idle dedicated cores), α (per message)
     and β (per byte) between workers on the direct all-reduce engine, and the fixed cost
     of one all-reduce call on that engine whatever it sends (``allreduce_call``: the
-    client's messages to the workers and back, setting the call up on them)."""
+    client's messages to the workers and back, setting the call up on them). Each a finite
+    number ≥ 0: ``TypeError``/``ValueError`` naming the field otherwise."""
     call: float
     task: float
     scheduler: float
@@ -74,7 +77,15 @@ def allreduce_seconds(workers: int, algorithm: str, vector_bytes: int,
     chapter 04 (Hockney; Thakur, Rabenseifner & Gropp 2005), as
     :func:`distlab.engines.calibrate.round_seconds` computes it, with one α and β
     whether or not messages cross. A node that sends or receives m messages in a round
-    pays m·α."""
+    pays m·α. ``workers`` an int in [1, :data:`~distlab.concepts.plans.MAX_NODES`],
+    ``algorithm`` one of ``EXACT_ALGORITHMS`` (or :data:`NO_ALLREDUCE` with one worker),
+    ``vector_bytes`` an int ≥ 0, ``model`` a :class:`ClusterModel`; ``TypeError``/
+    ``ValueError`` naming the argument otherwise."""
+    workers = checks.count("workers", workers, minimum=1, maximum=MAX_NODES)
+    checks.choice("algorithm", algorithm, (NO_ALLREDUCE, *EXACT_ALGORITHMS) if workers == 1
+                  else EXACT_ALGORITHMS)
+    vector_bytes = checks.count("vector_bytes", vector_bytes)
+    _check_model(model)
     if workers == 1:
         return 0.0
     from distlab.concepts.cost import round_bytes
@@ -91,7 +102,13 @@ def predict_seconds(config: Config, job: Job, model: ClusterModel) -> float:
     Tasks on different workers overlap; each worker runs its share one after another,
     unless the scheduler cannot hand tasks out that fast; then each worker adds its
     share up and the all-reduce averages the sums. With several workers, a row costs
-    ``row_parallel`` (all workers computing at once)."""
+    ``row_parallel`` (all workers computing at once). ``TypeError`` for a config, job or
+    model of another type; ``ValueError`` for a configuration the job cannot run
+    (:func:`~distlab.apps.tuning.configs.check_config`, on up to ``MAX_WORKERS``)."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a tuning.Config, got {type(config).__name__}")
+    _check_model(model)
+    check_config(config, job, MAX_WORKERS)
     n_parts = len(config.partitions(job))
     row = model.row if config.workers == 1 else model.row_parallel
     # the book's one overhead model (chapter 02): workers in parallel, the scheduler serially
@@ -101,8 +118,16 @@ def predict_seconds(config: Config, job: Job, model: ClusterModel) -> float:
             + allreduce_seconds(config.workers, config.algorithm, job.vector_bytes, model))
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, ClusterModel):
+        raise TypeError(f"model must be a tuning.ClusterModel, got {type(model).__name__}")
+
+
 def predict_table(job: Job, n_workers: int, model: ClusterModel = REFERENCE) -> pd.DataFrame:
-    """Every candidate with its predicted seconds, best first."""
+    """Every candidate with its predicted seconds, best first. Arguments and errors as
+    :func:`~distlab.apps.tuning.configs.candidates`, and ``TypeError`` for a model of
+    another type."""
+    _check_model(model)
     rows = [{"workers": c.workers, "partition_rows": c.partition_rows,
              "tasks": len(c.partitions(job)), "algorithm": c.algorithm,
              "predicted_s": predict_seconds(c, job, model)}

@@ -6,11 +6,12 @@ import time
 
 import numpy as np
 
+from distlab import checks
 from distlab.apps.tuning.configs import Config, check_config
 from distlab.apps.tuning.cost_model import ClusterModel
-from distlab.apps.tuning.job import Job, add_up, partial_gradient, timed_partial_gradient
+from distlab.apps.tuning.job import Job, _add_up, _timed_partial_gradient, partial_gradient
 from distlab.engines.allreduce import allreduce
-from distlab.engines.workers import submit_on, worker_addresses
+from distlab.engines.workers import check_client, submit_on, worker_addresses
 
 
 def run(client, job: Job, config: Config) -> tuple[np.ndarray, float]:
@@ -18,9 +19,13 @@ def run(client, job: Job, config: Config) -> tuple[np.ndarray, float]:
     blocks), one sum per worker, then the all-reduce. Returns the gradient (worker 0's
     copy, float64 of shape (features,)) and the wall time in seconds from the first submit
     until every worker holds the result. Raises ``ValueError`` for a configuration the
-    cluster cannot run (:func:`check_config`)."""
+    cluster cannot run (:func:`check_config`), ``TypeError``/``ValueError`` for a missing
+    or closed client or a job that is not a :class:`Job`."""
     from distributed import wait
 
+    check_client(client)
+    if not isinstance(job, Job):
+        raise TypeError(f"job must be a tuning.Job, got {type(job).__name__}")
     homes = worker_addresses(client)
     check_config(config, job, len(homes))
     homes = homes[:config.workers]
@@ -31,7 +36,7 @@ def run(client, job: Job, config: Config) -> tuple[np.ndarray, float]:
     partials = [submit_on(client, partial_gradient, job, a, b, worker=homes[owner[i]],
                           strict=True)
                 for i, (a, b) in enumerate(parts)]
-    sums = [submit_on(client, add_up, job.features,
+    sums = [submit_on(client, _add_up, job.features,
                       *[p for i, p in enumerate(partials) if owner[i] == k],
                       worker=h, strict=True)
             for k, h in enumerate(homes)]
@@ -54,6 +59,8 @@ def _noop(x=None):
 #: Bytes of the ping-pong's larger message at least: big enough that the bytes, not the
 #: noise, make the difference from an 8-byte message (β).
 PROBE_BYTES = 1 << 20
+#: The most no-op tasks one probe queues (each costs the scheduler about a millisecond).
+MAX_PROBE_TASKS = 1000
 
 
 def probe(client, job: Job, *, tasks: int = 16) -> ClusterModel:
@@ -61,11 +68,17 @@ def probe(client, job: Job, *, tasks: int = 16) -> ClusterModel:
     round trip (call); ``tasks`` no-op tasks queued on one worker (task) and spread over
     all workers (scheduler); a partition timed inside its task on one worker (row) and on
     every worker at once (row_parallel); a ping-pong on the direct engine (α, β, and the
-    fixed cost of a call: the client's overhead and the workers' set-up)."""
+    fixed cost of a call: the client's overhead and the workers' set-up). ``tasks`` an
+    int in [2, :data:`MAX_PROBE_TASKS`]; ``TypeError``/``ValueError`` naming the argument
+    otherwise (a missing or closed client, a job that is not a :class:`Job`, included)."""
     from distributed import wait
 
     from distlab.engines.calibrate import ping_pong_direct
 
+    check_client(client)
+    if not isinstance(job, Job):
+        raise TypeError(f"job must be a tuning.Job, got {type(job).__name__}")
+    tasks = checks.count("tasks", tasks, minimum=2, maximum=MAX_PROBE_TASKS)
     homes = worker_addresses(client)
     # warm up: every worker builds the feature map once; every all-reduce width is primed
     warm = [submit_on(client, partial_gradient, job, 0, 1, worker=h, strict=True)
@@ -87,12 +100,12 @@ def probe(client, job: Job, *, tasks: int = 16) -> ClusterModel:
     spread = max((min(wall(tasks, spread=True) for _ in range(2)) - call) / (tasks - 1),
                  1e-6)
     probe_rows = min(job.rows, 16)
-    alone = [client.gather(submit_on(client, timed_partial_gradient, job, 0, probe_rows,
+    alone = [client.gather(submit_on(client, _timed_partial_gradient, job, 0, probe_rows,
                                      worker=homes[0], strict=True)) for _ in range(3)]
     row = float(np.median(alone)) / probe_rows
     together = []
     for _ in range(3):                     # every worker computing at the same moment
-        runs = [submit_on(client, timed_partial_gradient, job, 0, probe_rows, worker=h,
+        runs = [submit_on(client, _timed_partial_gradient, job, 0, probe_rows, worker=h,
                           strict=True)
                 for h in homes]
         together.append(max(client.gather(runs)))

@@ -74,6 +74,11 @@ def _tasks(config: Config, job: Job) -> str:
     return f"{n} task{'s' if n != 1 else ''}"
 
 
+#: The most configurations measured beyond the default (``top``), and runs of each
+#: (``repeats``): every run is a job on the live cluster.
+MAX_RUNS = 100
+
+
 def tune(client, job: Job = Job(), *, top: int = 4, repeats: int = 3,
          default: Config | None = None, progress: bool = False) -> Tuning:
     """Choose workers, partition size and all-reduce algorithm for ``job`` on the live
@@ -83,15 +88,19 @@ def tune(client, job: Job = Job(), *, top: int = 4, repeats: int = 3,
     draws a bar of the runs (in a notebook).
 
     Raises ``TypeError`` for a client that is not a ``distributed.Client`` or a job that
-    is not a :class:`Job`, ``ValueError`` for ``top`` or ``repeats`` below 1 or a
-    ``default`` the cluster cannot run."""
+    is not a :class:`Job`, ``ValueError`` for a closed client, ``top`` or ``repeats``
+    outside [1, :data:`MAX_RUNS`], or a ``default`` the cluster cannot run."""
     check_client(client)
     if not isinstance(job, Job):
         raise TypeError(f"job must be a tuning.Job, got {type(job).__name__}")
-    top = checks.count("top", top, minimum=1)
-    repeats = checks.count("repeats", repeats, minimum=1)
+    top = checks.count("top", top, minimum=1, maximum=MAX_RUNS)
+    repeats = checks.count("repeats", repeats, minimum=1, maximum=MAX_RUNS)
+    checks.flag("progress", progress)
     begin = time.perf_counter()
     n_workers = len(worker_addresses(client))
+    if default is not None and not isinstance(default, Config):
+        raise TypeError(f"default must be a tuning.Config or None, got "
+                        f"{type(default).__name__}")
     default = default_config(job, n_workers) if default is None else \
         check_config(default, job, n_workers)
 

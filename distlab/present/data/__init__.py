@@ -8,7 +8,7 @@ frozen dataclasses; this module reads a file (TOML v1.0, https://toml.io/en/v1.0
 Python's ``tomllib``) and hands out each entry's fields checked, so that every error names
 the file, the entry and the field:
 
-    entries = read("quiz.toml", "question", name_field="id")
+    entries = _read("quiz.toml", "question", name_field="id")
     entries[0].text("prompt")      # a non-blank str, or DataFileError:
     # quiz.toml, question 1 ('mean'): field 'prompt' is missing
 
@@ -32,20 +32,26 @@ class DataFileError(ValueError):
     """A data file that cannot be used; the message names the file, the entry and the field."""
 
 
-def read(name: str, table: str, *, name_field: str, path=None) -> list[Entry]:
+def _read(name: str, table: str, *, name_field: str, path=None) -> list[Entry]:
     """The entries of ``[[table]]`` in the packaged file ``name``, or in ``path`` if given
     (a ``str`` or ``pathlib.Path``; tests and authors check a draft this way).
 
     ``name_field`` is the field that names an entry in error messages. Raises
     ``DataFileError`` if the file cannot be read, is not TOML, or has no ``[[table]]``
-    entries or other top-level keys.
+    entries or other top-level keys; ``TypeError`` for a path that is neither.
     """
+    import os
+
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path (or None), got "
+                        f"{type(path).__name__}")
     label = str(path) if path is not None else name
     source = Path(path) if path is not None else resources.files(__name__) / name
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except OSError as error:
-        raise DataFileError(f"{label}: cannot be read ({error})") from None
+        where = f"path {label}" if path is not None else label
+        raise DataFileError(f"{where}: cannot be read ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise DataFileError(f"{label}: not valid TOML ({error})") from None
     entries = data.get(table)
@@ -146,7 +152,7 @@ class Entry:
         return Entry(f"{self.where}, {field}", value)
 
 
-def unique(entries: list[Entry], names: list, field: str) -> None:
+def _unique(entries: list[Entry], names: list, field: str) -> None:
     """Refuse two entries with the same name (``names[i]`` belongs to ``entries[i]``)."""
     first = {}
     for entry, name in zip(entries, names, strict=True):
