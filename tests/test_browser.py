@@ -21,9 +21,6 @@ from distlab.cli import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = notebooks.chapters(folder=ROOT / "notebooks")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic"]
 
 MODEL = "window.jupyterapp.shell.currentWidget.content.model"
 # Finished when every code cell has run, or when a cell that may not fail has failed.
@@ -38,29 +35,12 @@ PROGRESS = f"""() => {{
 BUSY = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
 
 
-def chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-@pytest.fixture(scope="module")
-def browser():
-    exe = chromium()
-    if exe is None:
-        reason = "no system Chromium (install Debian's chromium package)"
-        if os.environ.get("DISTLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + "; DISTLAB_REQUIRE_BROWSER=1 makes the browser test mandatory")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM_ARGS, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = ROOT / "site" / "build_site.py"
@@ -212,20 +211,6 @@ def served(site):
         server.shutdown()
         server.server_close()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    exe = chromium()
-    if exe is None:
-        reason = "no system Chromium (install Debian's chromium package)"
-        if os.environ.get("DISTLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + "; DISTLAB_REQUIRE_BROWSER=1 makes the browser test mandatory")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

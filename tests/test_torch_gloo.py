@@ -5,7 +5,6 @@ distlab.apps.torch_ddp: the document's example and one DDP step with PyTorch Dis
 PyTorch is optional: without it the tests that need it are skipped with the reason, unless
 DISTLAB_REQUIRE_TORCH=1 (as in CI), which turns that skip into a failure."""
 import multiprocessing
-import os
 import socket
 
 import numpy as np
@@ -16,16 +15,7 @@ from distlab.apps.training import apply_gradient, init_params, load_shard, node_
 from distlab.engines import torch_gloo
 from distlab.engines.allreduce import allreduce
 
-REQUIRED = os.environ.get("DISTLAB_REQUIRE_TORCH") == "1"
 
-
-@pytest.fixture(scope="module")
-def torch_needed():
-    if not torch_gloo.available():
-        if REQUIRED:
-            pytest.fail("DISTLAB_REQUIRE_TORCH=1 but PyTorch is not installed; "
-                        "pip install torch==2.13.0 (the CPU build)", pytrace=False)
-        pytest.skip(f"PyTorch is not installed (optional; {torch_gloo.INSTALL_COMMAND})")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ only its partition's Adam state.
 
 PyTorch is optional: without it the tests that need it are skipped with the reason, unless
 DISTLAB_REQUIRE_TORCH=1 (as in CI), which turns that skip into a failure."""
-import os
 
 import numpy as np
 import pytest
@@ -13,16 +12,10 @@ from distlab.apps import mlp, torch_zero, zero_ranks
 from distlab.apps.mlp import MLPTraining
 from distlab.engines import torch_gloo
 
-REQUIRED = os.environ.get("DISTLAB_REQUIRE_TORCH") == "1"
 
 
 @pytest.fixture(scope="module")
-def torch_ranks():
-    if not torch_gloo.available():
-        if REQUIRED:
-            pytest.fail("DISTLAB_REQUIRE_TORCH=1 but PyTorch is not installed; "
-                        "pip install torch==2.13.0 (the CPU build)", pytrace=False)
-        pytest.skip(f"PyTorch is not installed (optional; {torch_gloo.INSTALL_COMMAND})")
+def torch_ranks(torch_needed):
     return torch_zero.run(MLPTraining())
 
 
