@@ -87,21 +87,27 @@ def test_dask_own_variable_is_honoured(monkeypatch):
         dask.config.refresh()
 
 
-def test_unreachable_scheduler_fails_clearly_within_the_timeout():
-    address = f"tcp://127.0.0.1:{free_port()}"   # nothing listens there
+def _connect_error(address: str, within: float) -> BaseException:
+    """What ``connect(address, timeout=1)`` raises, run in a thread so that a hang fails
+    the test after ``within`` seconds instead of blocking it."""
     outcome = {}
 
     def attempt():
         try:
             distlab.connect(address, timeout=1)
-        except Exception as exc:  # recorded for the assertions below
+        except Exception as exc:  # recorded for the assertions of the caller
             outcome["error"] = exc
 
     thread = threading.Thread(target=attempt, daemon=True)
     thread.start()
-    thread.join(30)   # a hang would leave the thread running
-    assert not thread.is_alive(), "connect() hung on an unreachable scheduler"
-    error = outcome["error"]
+    thread.join(within)
+    assert not thread.is_alive(), f"connect() hung on {address}"
+    return outcome["error"]
+
+
+def test_unreachable_scheduler_fails_clearly_within_the_timeout():
+    address = f"tcp://127.0.0.1:{free_port()}"   # nothing listens there
+    error = _connect_error(address, within=30)
     assert isinstance(error, ConnectionError)
     assert address in str(error) and "within 1 s" in str(error)
 
@@ -133,22 +139,10 @@ def _serve(reply: bytes | None):
 ])
 def test_a_port_that_is_not_a_scheduler_fails_within_the_timeout(reply, words):
     listener, address = _serve(reply)
-    outcome = {}
-
-    def attempt():
-        try:
-            distlab.connect(address, timeout=1)
-        except Exception as exc:  # recorded for the assertions below
-            outcome["error"] = exc
-
     try:
-        thread = threading.Thread(target=attempt, daemon=True)
-        thread.start()
-        thread.join(15)
-        assert not thread.is_alive(), "connect() hung on a port that never answered"
+        error = _connect_error(address, within=15)
     finally:
         listener.close()
-    error = outcome["error"]
     assert isinstance(error, ConnectionError), repr(error)
     assert address in str(error) and words in str(error)
 
