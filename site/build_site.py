@@ -188,6 +188,9 @@ def stage_sources() -> None:
         write_if_changed(staged / path.name, stage_notebook(path.read_text(encoding="utf-8")))
     for old in set(staged.glob("*.ipynb")) - {staged / p.name for p in notebooks}:
         old.unlink()                                   # a chapter renamed or split
+    images = ROOT / "notebooks" / "images"             # pictures the chapters' text links
+    if images.is_dir():
+        shutil.copytree(images, staged / "images", dirs_exist_ok=True)
 
 
 def build() -> float:

@@ -258,6 +258,15 @@ def test_a_figure_is_drawn(open_page):
                            ".some(img => img.complete && img.naturalWidth > 0)", timeout=30_000)
 
 
+def test_pictures_linked_from_the_text_are_shown(open_page):
+    """Chapter 00's screenshot of the task stream, linked from a markdown cell."""
+    page = open_page(chapter_page(NOTEBOOKS[0]))
+    picture = page.locator("img[src*='task_stream']").first
+    picture.scroll_into_view_if_needed()
+    page.wait_for_function("() => [...document.querySelectorAll(\"img[src*='task_stream']\")]"
+                           ".some(img => img.complete && img.naturalWidth > 0)", timeout=30_000)
+
+
 def test_a_mermaid_diagram_is_drawn(open_page):
     chapter = first_chapter(has_mermaid)
     assert chapter is not None, "no committed chapter has a Mermaid diagram"
