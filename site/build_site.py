@@ -137,9 +137,10 @@ def stage_notebook(text: str) -> str:
                 data["text/markdown"] = mermaid_options(f"```mermaid\n{diagram}\n```\n")
             view = data.get(WIDGET_VIEW)
             if view is not None and view.get("model_id") not in saved:
-                data.pop(WIDGET_VIEW)
-                data.pop("text/plain", None)
-                data["text/html"] = UNSAVED_WIDGET
+                data.pop(WIDGET_VIEW)                    # not drawable: its static fallback
+                if "text/html" not in data:              # shows, or else a note saying why
+                    data.pop("text/plain", None)
+                    data["text/html"] = UNSAVED_WIDGET
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 

@@ -217,6 +217,29 @@ def test_choice_and_function_checkers(tmp_path, monkeypatch):
     assert "exercises.check('04.code', your_answer)" in exercises.ask("04.code").children[1].value
 
 
+def test_widget_fallback_shows_the_question_and_its_choices(tmp_path, monkeypatch):
+    """What a reader of the committed notebook sees without a kernel (see also
+    tests/test_static_fallback.py, which checks every exercise of the book)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    choice = GOOD | {"id": '"04.pick"', "answer": '"b"', "wrong": '"a"',
+                     "checker": '{ kind = "choice", choices = ["one", "two"], answer = "two" }'}
+    coding = GOOD | {"id": '"04.code"', "style": '"coding"', "wrong": '"text"',
+                     "checker": '{ kind = "function", function = "math:isfinite" }',
+                     "answer_from": '"math:pi"'}
+    del coding["answer"]
+    for exercise in exercises.load(write(tmp_path, choice, coding)):
+        monkeypatch.setitem(exercises.EXERCISES, exercise.id, exercise)
+
+    def shown(exercise_id):
+        return DisplayFormatter().format(exercises.ask(exercise_id))[0]["text/plain"]
+
+    assert shown("04.pick").splitlines()[1:] == ["○ a) one", "○ b) two"]
+    assert shown("05.tasks").splitlines()[1:] == ["Answer: (your answer)"]
+    assert shown("04.code").splitlines()[-1] == (
+        "Write it in a cell, then run exercises.check('04.code', your_answer).")
+
+
 def test_an_integer_answer_must_be_whole():
     """"14.9" used to be cut to 14 and counted right."""
     assert exercises.check("04.ring-rounds", "14").correct

@@ -140,6 +140,18 @@ def test_widget_filters_by_either_language():
     assert "ring all-reduce" in out.value
 
 
+def test_widget_fallback_shows_every_definition_in_both_languages():
+    """Read without a kernel (GitHub, the static site), the glossary is still all there."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(glossary.widget())
+    page, text = data["text/html"], data["text/plain"]
+    assert "<th>definition · 定义</th>" in page
+    for t in TERMS:
+        row = next(line for line in text.splitlines() if line.startswith(f"{t.english} | "))
+        assert f"{t.chinese} | {' '.join(t.en.split())} · {' '.join(t.zh.split())} | " in row
+
+
 # --- the data file and its validator --------------------------------------------------------
 
 GOOD = {"english": '"ring"', "chinese": '"环"', "en": '"A cycle of nodes."',

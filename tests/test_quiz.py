@@ -82,6 +82,18 @@ def test_widget_grades_what_is_clicked():
     assert "✗ mean" in w.report.value
 
 
+def test_widget_fallback_lists_every_question_and_its_choices_unanswered():
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _ = DisplayFormatter().format(quiz.widget())
+    lines = data["text/plain"].splitlines()
+    for i, q in enumerate(QUESTIONS, 1):
+        start = lines.index(f"{i}. {' '.join(q.prompt.split())}")
+        assert lines[start + 1:start + 1 + len(q.choices)] == [
+            f"○ {' '.join(c.split())}" for c in q.choices]
+    assert "●" not in data["text/plain"] and "Check answers" not in data["text/plain"]
+
+
 # --- the data file and its validator --------------------------------------------------------
 
 GOOD = {"id": '"sum"', "chapter": '"04"', "prompt": '"1 + 1?"', "choices": '["1", "2"]',

@@ -4,8 +4,9 @@ from __future__ import annotations
 import html
 
 from distlab.concepts import sizing
-from distlab.present.figures import closed_figure
 from distlab.concepts.sizing import human
+from distlab.present.figures import closed_figure
+from distlab.present.static_fallback import with_fallback
 
 
 def render(parameters: float, tokens: float, precision: str, optimizer: str,
@@ -29,19 +30,24 @@ def render(parameters: float, tokens: float, precision: str, optimizer: str,
 
 
 def calculator():
-    """Model size, tokens, precision, optimizer, accelerator → memory, devices, days."""
+    """Model size, tokens, precision, optimizer, accelerator → memory, devices, days: an
+    ipywidgets ``VBox`` whose output also holds the table it shows as static HTML and
+    text (:func:`~distlab.present.static_fallback.with_fallback`). Raises nothing."""
     import ipywidgets as w
 
     style = {"description_width": "150px"}
     layout = w.Layout(width="460px")
     preset = w.Dropdown(options=[(m.name, m) for m in sizing.MODELS], value=sizing.MODELS[-1],
                         description="model", style=style, layout=layout)
-    params = w.FloatLogSlider(value=preset.value.parameters, base=10, min=7, max=13, step=0.05,
-                              description="parameters", style=style, layout=layout,
-                              readout_format=".3g")
-    tokens = w.FloatLogSlider(value=preset.value.tokens, base=10, min=9, max=14, step=0.05,
-                              description="training tokens", style=style, layout=layout,
-                              readout_format=".3g")
+    # The browser's log slider snaps its start to its step grid and, while "continuous",
+    # sends what it drew back (175e9 came back as 10^11.25 = 178e9). No step and no
+    # continuous update: it opens at the model's own numbers (as in collective_views).
+    log = dict(base=10, step=None, continuous_update=False, style=style, layout=layout,
+               readout_format=".3s")
+    params = w.FloatLogSlider(value=preset.value.parameters, min=7, max=13,
+                              description="parameters", **log)
+    tokens = w.FloatLogSlider(value=preset.value.tokens, min=9, max=14,
+                              description="training tokens", **log)
     precision = w.Dropdown(options=["bf16", "fp16", "fp32"], value="bf16",
                            description="precision", style=style, layout=layout)
     optimizer = w.Dropdown(options=list(sizing.OPTIMIZERS), value="adam",
@@ -72,10 +78,9 @@ def calculator():
     for control in (params, tokens, precision, optimizer, memory, speed, utilization):
         control.observe(update, names="value")
     update()
-    return w.VBox([w.HTML("<b>Training-run calculator</b> (activations not included: a "
-                          "lower bound)"),
-                   preset, params, tokens, precision, optimizer, device, memory, speed,
-                   utilization, out])
+    return with_fallback(w.VBox([
+        w.HTML("<b>Training-run calculator</b> (activations not included: a lower bound)"),
+        preset, params, tokens, precision, optimizer, device, memory, speed, utilization, out]))
 
 
 def plot_models(models=sizing.MODELS, accelerator: sizing.Accelerator = sizing.ACCELERATORS[1],

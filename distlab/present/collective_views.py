@@ -6,6 +6,7 @@ call; the widget only displays its result.
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from distlab.concepts.plans import MAX_NODES
 from distlab.engines.allreduce import (ALGORITHMS, EXACT_ALGORITHMS, AllreduceResult,
                                        allreduce, check_algorithm, make_plan)
 from distlab.present.figures import closed_figure
+from distlab.present.static_fallback import si, with_fallback
 
 #: The most seeded runs :func:`gossip_table` averages per node count.
 MAX_SEEDS = 100
@@ -90,23 +92,38 @@ def step_view(result: AllreduceResult, k: int, decimals: int = 4) -> dict:
     return {"round": k, "label": label, "transfers": transfers, "table": table.iloc[:k + 1]}
 
 
-def _step_html(view: dict) -> str:
-    """A step view as HTML: the round, its transfers, the table so far."""
-    import html
-
+def _round_lines(view: dict) -> list[str]:
+    """A round's label and its transfers (the first 24), as lines of text."""
     lines = [f"round {view['round']}: {view['label']}"]
     lines += ["    " + t for t in view["transfers"][:24]]
     if len(view["transfers"]) > 24:
         lines.append(f"    … and {len(view['transfers']) - 24} more transfers")
-    return (f"<pre>{html.escape(chr(10).join(lines))}</pre>"
+    return lines
+
+
+def _step_html(view: dict) -> str:
+    """A step view as HTML: the round, its transfers, the table so far."""
+    return (f"<pre>{html.escape(chr(10).join(_round_lines(view)))}</pre>"
             + view["table"].to_html(float_format=lambda x: f"{x:g}"))
+
+
+def _walk_html(result: AllreduceResult, algorithm: str) -> str:
+    """Every round at once, for a reader who cannot move the slider: each round's
+    transfers, then every node's buffer after each round."""
+    last = len(steps_table(result)) - 1
+    lines = [line for k in range(1, last + 1) for line in _round_lines(step_view(result, k))]
+    return (f"<p>algorithm: <b>{html.escape(algorithm)}</b>, every round "
+            f"(the slider walks them one by one)</p>"
+            f"<pre>{html.escape(chr(10).join(lines))}</pre>"
+            + step_view(result, last)["table"].to_html(float_format=lambda x: f"{x:g}"))
 
 
 def stepper(values=(10, 20, 30), algorithm: str = "ring"):
     """A widget to walk through an all-reduce round by round: pick an algorithm, move the
-    slider, read who sent what to whom and every node's buffer. ``values`` one finite
-    number per node (2 to 16), ``algorithm`` one of ``ALGORITHMS``; ``TypeError``/
-    ``ValueError`` naming the argument otherwise."""
+    slider, read who sent what to whom and every node's buffer. An ipywidgets ``VBox``;
+    its output also holds every round at once as static HTML and text, for readers who
+    do not run it. ``values`` one finite number per node (2 to 16), ``algorithm`` one of
+    ``ALGORITHMS``; ``TypeError``/``ValueError`` naming the argument otherwise."""
     import ipywidgets as widgets
 
     values = [checks.number(f"values[{i}]", v)
@@ -131,7 +148,8 @@ def stepper(values=(10, 20, 30), algorithm: str = "ring"):
     pick.observe(rerun, names="value")
     slider.observe(redraw, names="value")
     rerun()
-    return widgets.VBox([widgets.HBox([pick, slider]), view])
+    return with_fallback(widgets.VBox([widgets.HBox([pick, slider]), view]),
+                         lambda: _walk_html(state["result"], pick.value))
 
 
 # --------------------------------------------------------------------------------------
@@ -160,22 +178,43 @@ def cost_table(n_nodes: int, n_bytes: float, network: Network = Network(),
     return pd.DataFrame(rows).set_index("algorithm")
 
 
-def _fmt_seconds(s: float) -> str:
-    if not math.isfinite(s):
-        return "—"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
+def _cost_html(n_nodes: int, n_bytes: float, network: Network) -> str:
+    """The cost explorer's answer: :func:`cost_table`, fastest first, in units people
+    read (MB, µs). Randomised pairwise gossip has no busiest-node figure (which node
+    is picked, and how often, changes with the seed): its row shows the mean per node,
+    2·R·n/N, and says so."""
+    table = cost_table(n_nodes, n_bytes, network).sort_values("time (s)", kind="stable")
+    rows, mean_shown = [], False
+    for algorithm, row in table.iterrows():
+        sent, ratio = row["max bytes sent"], row["÷ lower bound"]
+        if algorithm == "gossip_random" and not math.isfinite(sent):
+            sent = 2 * row["rounds"] * n_bytes / n_nodes      # each tick: 2 of N nodes send
+            ratio = sent / lower_bound_bytes(n_nodes, n_bytes)
+            note, mean_shown = " (mean)", True
+        else:
+            note = ""
+        ratio = f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+        rows.append(f"<tr><th>{html.escape(algorithm)}</th><td>{int(row['rounds']):,}</td>"
+                    f"<td>{si(sent, 'B')}{note}</td><td>{ratio}{note}</td>"
+                    f"<td>{si(row['time (s)'], 's')}</td></tr>")
+    caption = (f"{n_nodes} nodes, {si(n_bytes, 'B')} per node, α = {si(network.alpha, 's')}, "
+               f"{si(network.bandwidth * 8, 'b/s')} links; fastest first")
+    foot = ("<p>(mean) gossip_random: which pairs talk is random, so the busiest node's "
+            "bytes change from seed to seed; shown is the mean per node, 2·R·n/N.</p>"
+            if mean_shown else "")
+    return (f"<p>{html.escape(caption)}</p><table><thead><tr><th>algorithm</th>"
+            "<th>rounds</th><th>busiest node sends</th><th>÷ lower bound</th><th>α-β time</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}")
 
 
 def cost_explorer(n_nodes: int = 8, n_bytes: float = 4e6, alpha: float = 5e-6,
                   bandwidth_gbit: float = 100.0):
     """A widget: node count, message size, latency and bandwidth in, the α-β cost of every
-    algorithm out, fastest first. The starting values must lie on the sliders: ``n_nodes``
-    an int in [2, 256], ``n_bytes`` in [10, 10¹¹], ``alpha`` in [10⁻⁷, 0.1] s,
-    ``bandwidth_gbit`` in [0.1, 1000]; ``TypeError``/``ValueError`` naming the argument
-    otherwise."""
+    algorithm out, fastest first, in MB and µs. An ipywidgets ``VBox`` that opens at
+    exactly these values; its output also holds the table as static HTML and text. The
+    values must lie on the sliders: ``n_nodes`` an int in [2, 256], ``n_bytes`` in
+    [10, 10¹¹], ``alpha`` in [10⁻⁷, 0.1] s, ``bandwidth_gbit`` in [0.1, 1000];
+    ``TypeError``/``ValueError`` naming the argument otherwise."""
     import ipywidgets as widgets
 
     n_nodes = checks.count("n_nodes", n_nodes, minimum=2, maximum=256)
@@ -183,25 +222,30 @@ def cost_explorer(n_nodes: int = 8, n_bytes: float = 4e6, alpha: float = 5e-6,
     alpha = checks.number("alpha", alpha, minimum=1e-7, maximum=0.1)
     bandwidth_gbit = checks.number("bandwidth_gbit", bandwidth_gbit, minimum=0.1, maximum=1e3)
 
+    # The browser's log slider snaps its start to its step grid and, while "continuous",
+    # sends what it drew back (4e6 came back as 10^6.5 = 3.16e6; even with no grid as
+    # 10^(ln 4e6 / ln 10) = 3999999.999999993). No step and no continuous update: it
+    # opens at exactly the call's values, and sends a value when the learner lets go.
+    # Readouts with SI prefixes: 4.00M bytes, 5.00µ s.
+    log = dict(base=10, step=None, continuous_update=False)
     nodes = widgets.IntSlider(value=n_nodes, min=2, max=256, description="nodes N")
-    size = widgets.FloatLogSlider(value=n_bytes, base=10, min=1, max=11, step=0.25,
-                                  description="bytes/node", readout_format=".2e")
-    lat = widgets.FloatLogSlider(value=alpha, base=10, min=-7, max=-1, step=0.25,
-                                 description="α (s)", readout_format=".1e")
-    bw = widgets.FloatLogSlider(value=bandwidth_gbit, base=10, min=-1, max=3, step=0.25,
-                                description="Gb/s", readout_format=".3g")
+    size = widgets.FloatLogSlider(value=n_bytes, min=1, max=11, description="bytes/node",
+                                  readout_format=".3s", **log)
+    lat = widgets.FloatLogSlider(value=alpha, min=-7, max=-1, description="α (s)",
+                                 readout_format=".3s", **log)
+    bw = widgets.FloatLogSlider(value=bandwidth_gbit, min=-1, max=3, description="Gb/s",
+                                readout_format=".3g", **log)
     view = widgets.HTML()
 
     def redraw(*_):
-        network = Network(alpha=lat.value, bandwidth=bw.value * 1e9 / 8)
-        table = cost_table(nodes.value, size.value, network).sort_values("time (s)")
-        table["time"] = table.pop("time (s)").map(_fmt_seconds)
-        view.value = table.round(3).to_html()
+        view.value = _cost_html(nodes.value, size.value,
+                                Network(alpha=lat.value, bandwidth=bw.value * 1e9 / 8))
 
     for w in (nodes, size, lat, bw):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([nodes, size]), widgets.HBox([lat, bw]), view])
+    return with_fallback(widgets.VBox([widgets.HBox([nodes, size]), widgets.HBox([lat, bw]),
+                                       view]))
 
 
 def projection(n_params: float = 7e9, bytes_per_param: int = 4, n_nodes: int = 64,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.present.data import CHAPTERS, Entry, _read, _unique
+from distlab.present.static_fallback import with_fallback
 
 #: Checker kinds and the settings each takes (the first group required, the second optional).
 KINDS = {
@@ -288,8 +289,9 @@ def solution(exercise_id: str) -> str:
 
 def ask(exercise_id: str):
     """A widget for one exercise: the question, an answer box (radio buttons for a choice),
-    a Check button, the feedback. A coding exercise shows how to check code instead.
-    Errors as :func:`get`."""
+    a Check button, the feedback. A coding exercise shows how to check code instead. An
+    ipywidgets ``VBox``; its output also holds the question (and a choice's options) as
+    static HTML and text, for readers who do not run it. Errors as :func:`get`."""
     import html
 
     import ipywidgets as widgets
@@ -298,9 +300,9 @@ def ask(exercise_id: str):
     lead = {"predict": "Predict, then run the next cell: "}.get(exercise.style, "")
     title = widgets.HTML(f"<b>{exercise_id}</b> {lead}{html.escape(exercise.question)}")
     if exercise.checker.kind == "function":
-        return widgets.VBox([title, widgets.HTML(
+        return with_fallback(widgets.VBox([title, widgets.HTML(
             f"Write it in a cell, then run <code>exercises.check({exercise_id!r}, "
-            f"your_answer)</code>.")])
+            f"your_answer)</code>.")]))
     if exercise.checker.kind == "choice":
         choices = exercise.checker.settings["choices"]
         answer = widgets.RadioButtons(options=[(f"{_LETTERS[i]}) {c}", _LETTERS[i])
@@ -314,4 +316,4 @@ def ask(exercise_id: str):
         feedback.value = html.escape(check(exercise_id, answer.value or "").message)
 
     button.on_click(on_click)
-    return widgets.VBox([title, widgets.HBox([answer, button]), feedback])
+    return with_fallback(widgets.VBox([title, widgets.HBox([answer, button]), feedback]))

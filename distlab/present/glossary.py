@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from distlab.present.data import CHAPTERS, _read
+from distlab.present.static_fallback import with_fallback
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,25 @@ def find_in(text: str) -> list[Term]:
     return found
 
 
-def widget():
-    """A search box over the glossary: type English or Chinese, see the matching terms."""
+def _terms_html(found) -> str:
+    """Terms as an HTML table: both names, the definition in English and in Chinese, the
+    chapters that run the idea."""
     import html
 
+    head = ("<tr><th>English</th><th>中文</th><th>definition · 定义</th>"
+            "<th>chapters</th></tr>")
+    rows = "".join(
+        f"<tr><td><b>{html.escape(t.english)}</b></td><td>{html.escape(t.chinese)}</td>"
+        f"<td>{html.escape(t.en)}<br>{html.escape(t.zh)}</td>"
+        f"<td>{' '.join(t.chapters)}</td></tr>" for t in found)
+    return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+
+def widget():
+    """A search box over the glossary: type English or Chinese, see the matching terms
+    with their definitions in both languages. An ipywidgets ``VBox``; its output also
+    holds the whole glossary (names and definitions, English and Chinese) as static HTML
+    and text, for readers who do not run it. Raises nothing."""
     import ipywidgets as widgets
 
     box = widgets.Text(placeholder="type a term, English or 中文", description="Search:")
@@ -142,14 +158,10 @@ def widget():
 
     def show(change=None):
         query = _key(box.value)
-        rows = [t for t in TERMS if not query
-                or any(query in _key(n) for n in t.names)
-                or query in t.en.lower() or query in t.zh]
-        out.value = "<table>" + "".join(
-            f"<tr><td><b>{html.escape(t.english)}</b></td><td>{html.escape(t.chinese)}</td>"
-            f"<td>{html.escape(t.en)}<br>{html.escape(t.zh)}</td>"
-            f"<td>{' '.join(t.chapters)}</td></tr>" for t in rows) + "</table>"
+        out.value = _terms_html([t for t in TERMS if not query
+                                 or any(query in _key(n) for n in t.names)
+                                 or query in t.en.lower() or query in t.zh])
 
     box.observe(show, names="value")
     show()
-    return widgets.VBox([box, out])
+    return with_fallback(widgets.VBox([box, out]))

@@ -19,6 +19,7 @@ from typing import Mapping
 
 from distlab.checks import sequence
 from distlab.present.data import _read, _unique
+from distlab.present.static_fallback import with_fallback
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,10 @@ def grade(answers: Mapping[str, int | None], questions=QUESTIONS) -> Grade:
 
 
 def widget(questions=QUESTIONS):
-    """One set of radio buttons per question, a Check button, and ``grade``'s report.
-    ``TypeError`` for questions that are not a non-empty list of quiz.Question."""
+    """One set of radio buttons per question, a Check button, and ``grade``'s report. An
+    ipywidgets ``VBox``; its output also holds every question and its choices as static
+    HTML and text, for readers who do not run it. ``TypeError`` for questions that are
+    not a non-empty list of quiz.Question."""
     import html
 
     import ipywidgets as widgets
@@ -157,6 +160,6 @@ def widget(questions=QUESTIONS):
         report.value = "<br>".join(html.escape(line) for line in result.report().splitlines())
 
     button.on_click(on_click)
-    box = widgets.VBox([*rows, button, report])
+    box = with_fallback(widgets.VBox([*rows, button, report]))
     box.radios, box.button, box.report = radios, button, report    # for tests
     return box

@@ -6,6 +6,7 @@ import html
 from distlab import checks
 from distlab.apps import stores
 from distlab.present.figures import closed_figure
+from distlab.present.static_fallback import with_fallback
 from distlab.concepts.events import Latency
 
 METRICS = ("write latency (ms)", "read latency (ms)", "stale reads (%)", "timed out (%)",
@@ -113,7 +114,9 @@ def render(n: int, r: int, w: int, delay_ms: float, replication: str, seeds: int
 
 def explorer():
     """Sliders for N, R, W, the network delay and the replication mode; every change
-    re-runs the simulator (milliseconds) and shows what it measured."""
+    re-runs the simulator (milliseconds) and shows what it measured. An ipywidgets
+    ``VBox``; its output also holds the settings and the measurements as static HTML and
+    text, for readers who do not run it. Raises nothing."""
     import ipywidgets as wd
 
     style = {"description_width": "120px"}
@@ -131,5 +134,6 @@ def explorer():
     for control in (n, r, w, delay, mode):
         control.observe(update, names="value")
     update()
-    return wd.VBox([wd.HTML("<b>Replicated store explorer</b>: N, R, W, delay, replication"),
-                    n, r, w, delay, mode, out])
+    return with_fallback(wd.VBox([
+        wd.HTML("<b>Replicated store explorer</b>: N, R, W, delay, replication"),
+        n, r, w, delay, mode, out]))
