@@ -18,12 +18,18 @@ Dask, so that nothing else competes for the cores):
   and 4 worker processes, every distlab algorithm on both engines beside PyTorch's gloo,
   the naive Dask code and numpy; ``correctness``, bytes sent ÷ the lower bound and the
   results against the numpy mean; ``targets``.
+- :mod:`.steady`: ``steady p=… 64 MiB``, median and p90 over ≥ 20 calls per algorithm,
+  inputs on the workers and fresh from the client, beside gloo's and the one-process
+  floor; at p = 2 also on default workers with and without torch loaded; issue 15's
+  targets.
 - :mod:`.training`: chapter 06's accuracy against scikit-learn's, and the communication
   rounds local SGD needs against synchronous SGD.
 - :mod:`.book`: each notebook's time and the peak memory of its whole process tree.
 
 Around them: :mod:`.report` (the rows, the tables, the plot, the files) and
-:mod:`.timing` (best of a few runs; median after a warm-up).
+:mod:`.timing` (best of a few runs; every run after a warm-up, for medians and p90s).
+Each section's seconds are reported too (``bench``): the full run takes about five
+minutes on 2 cores, half of it the book.
 
 May import every layer (it is part of ``distlab.cli``); nothing but ``distlab.cli``
 and the chapter that runs the quick benchmark imports it.
@@ -31,6 +37,7 @@ and the chapter that runs the quick benchmark imports it.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from distlab.checks import flag
@@ -61,23 +68,32 @@ def run(quick: bool = False, out: Path = Path("bench-results"), with_book: bool 
         raise TypeError(f"out must be a folder path, got {type(out).__name__}")
     report = Report()
     sections = [lambda: numpy_floor(report, 2**20 if quick else 64 * 2**20)]
+    names = ["floor"]
 
     def overheads():
         with connect() as client:
             dask_overheads(report, client, tasks=200 if quick else 2000)
     sections.append(overheads)
+    names += ["dask", "allreduce p=2"] + ([] if quick else ["allreduce p=4"])
     sections += [lambda p=p: allreduce_section(
         report, QUICK_SIZES if quick else SIZES, nodes=(p,), repeats=2 if quick else 5,
         with_gloo=not quick, quick=quick) for p in ((2,) if quick else (2, 4))]
     sections.append(lambda: cpu_speedup(report, tasks=4 if quick else 16,
                                         darts=1_000_000 if quick else 30_000_000))
+    names.append("scaling")
     if not quick:
         sections.append(lambda: training_section(report))
+        names.append("training")
     if with_book:
         sections.append(lambda: book_times(report))
+        names.append("book")
     bar = StepsBar("benchmark", len(sections)) if progress else None
-    for done, section in enumerate(sections, 1):
+    began = time.perf_counter()
+    for done, (name, section) in enumerate(zip(names, sections), 1):
+        start = time.perf_counter()
         section()
+        report.add("bench", f"section {name}", time.perf_counter() - start, "s")
         if bar:
             bar.update(done)
+    report.add("bench", "whole benchmark", time.perf_counter() - began, "s")
     return write(report, Path(out), machine())

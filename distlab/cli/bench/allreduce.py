@@ -9,6 +9,8 @@ gather → numpy.mean → scatter, and numpy in one process; each time set again
 engines against each other, and the direct engine against its α-β prediction from a
 ping-pong calibrated in the same run. Then the correctness rows (bytes each node sent ÷
 the lower bound 2(p−1)/p·n, results against the numpy mean) and, for p = 2, the targets.
+At the largest size, the steady rows (:mod:`.steady`): median and p90 of ≥ 20 calls per
+algorithm, inputs on the workers and fresh from the client, beside gloo's.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import statistics
 
 import numpy as np
 
+from distlab.cli.bench import steady
 from distlab.cli.bench.report import Report
-from distlab.cli.bench.timing import best_of, median_time
+from distlab.cli.bench.timing import best_of, call_times, gloo_call_times, median_time
 from distlab.engines import dask_private
 from distlab.engines.workers import submit_on, wait_for_workers, worker_addresses
 
@@ -43,8 +46,9 @@ def naive_allreduce(client, futures) -> list:
 
 
 def gloo_times(sizes: dict, p: int, repeats: int) -> tuple[dict | None, str]:
-    """Median seconds of gloo's all-reduce on ``p`` processes at each size, or None and
-    why not (PyTorch missing, or its processes failed)."""
+    """The seconds of each of ``repeats`` calls of gloo's all-reduce on ``p`` processes
+    at each size (``{label: [seconds, ...]}``), or None and why not (PyTorch missing, or
+    its processes failed)."""
     from distlab.engines import torch_gloo
     if not torch_gloo.available():
         return None, "PyTorch not installed"
@@ -54,12 +58,12 @@ def gloo_times(sizes: dict, p: int, repeats: int) -> tuple[dict | None, str]:
         # slower), and gloo is not shown slower than it is
         order = sorted(sizes.values(), reverse=True)
         ranks = torch_gloo.run_ranks(
-            [("time_allreduce", {"sizes": tuple(order + order), "repeats": repeats})],
+            [(gloo_call_times, {"sizes": tuple(order + order), "repeats": repeats})],
             world_size=p, timeout=600)
     except Exception as exc:                     # report it in the table, do not stop
         return None, f"gloo failed: {type(exc).__name__}: {str(exc)[:80]}"
-    times = ranks[0]["time_allreduce"]
-    return {label: float(times[n]) for label, n in sizes.items()}, "torch.distributed, gloo"
+    times = ranks[0][gloo_call_times.__name__]
+    return {label: times[n] for label, n in sizes.items()}, "torch.distributed, gloo"
 
 
 async def _echo_all(client, workers):
@@ -73,8 +77,9 @@ def allreduce_section(report: Report, sizes: dict, nodes=(2, 4), repeats: int = 
     from distlab.engines.cluster import connect
     from distlab.engines.calibrate import ping_pong_direct
 
+    largest = max(sizes, key=sizes.get)
     for p in nodes:
-        gloo, gloo_note = (gloo_times(sizes, p, 5 * repeats) if with_gloo
+        gloo, gloo_note = (gloo_times(sizes, p, max(steady.CALLS, 5 * repeats)) if with_gloo
                            else (None, "skipped in --quick" if quick else "skipped"))
         with connect(n_workers=p, memory_limit=BENCH_MEMORY) as client:
             try:
@@ -111,12 +116,21 @@ def allreduce_section(report: Report, sizes: dict, nodes=(2, 4), repeats: int = 
                        "rpc (echo)", echo * 1e3, "ms",
                        reference="the floor of any call the client makes")
             for label, n_bytes in sizes.items():
+                calls = (steady.QUICK_CALLS if quick else steady.CALLS) \
+                    if label == largest else 0
                 _one_size(report, client, workers, p, label, n_bytes, repeats,
-                          gloo[label] if gloo else None, gloo_note, calibration)
+                          gloo[label] if gloo else None, gloo_note, calibration, calls)
+        if p == 2:                                       # torch in the workers or not
+            steady.torch_section(report, p, largest, sizes[largest], node_vector,
+                                 steady.QUICK_CALLS if quick else steady.CALLS)
+        if not quick:                                    # the targets are for 64 MiB
+            steady.steady_targets(report, p, largest)
 
 
-def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_note,
-              calibration):
+def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo_calls, gloo_note,
+              calibration, steady_calls=0):
+    """One size: every algorithm on both engines, gloo, naive Dask, numpy. With
+    ``steady_calls``, also the steady rows (:mod:`.steady`) from that many calls."""
     from distributed import wait
 
     from distlab.engines.allreduce import EXACT_ALGORITHMS, allreduce, make_plan
@@ -126,10 +140,16 @@ def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_no
 
     section = f"allreduce p={p} {label}"
     n = max(1, n_bytes // 8)
-    stacked = np.stack([node_vector(n_bytes, i) for i in range(p)])
+    arrays = [node_vector(n_bytes, i) for i in range(p)]
+    stacked = np.stack(arrays)
     expected = stacked.mean(axis=0)
     floor = best_of(lambda: stacked.mean(axis=0))
     del stacked
+    gloo = statistics.median(gloo_calls) if gloo_calls else None
+    section_steady = steady.section_name(p, label)
+    if steady_calls:
+        report.gloo_calls[section_steady] = gloo_calls
+        steady.add_references(report, section_steady, gloo_calls, floor)
     placed = [submit_on(client, node_vector, n_bytes, i, worker=w, strict=True)
               for i, w in enumerate(workers)]
     wait(placed)
@@ -155,7 +175,8 @@ def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_no
                 first["counted"] = result.bytes_counted
                 first["worst"] = max(float(np.abs(np.asarray(v) - expected).max())
                                      for v in client.gather(result.futures))
-        call = median_time(direct_run, repeats)
+        times = call_times(direct_run, max(repeats, steady_calls))
+        call = statistics.median(times)
         worst, counted = first["worst"], first["counted"]
         on_workers = statistics.median(on_workers)
         direct[algorithm] = (call, on_workers)
@@ -164,6 +185,13 @@ def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_no
         report.add(section, f"direct · {algorithm} · call from the client", call * 1e3, "ms",
                    reference=f"{gloo_text}; ratio: ÷ gloo",
                    ratio=None if gloo is None else call / gloo)
+        if steady_calls:
+            steady.add_times(report, section_steady, steady.BENCH_CLUSTER, steady.ON_WORKERS,
+                             algorithm, times, gloo_calls)
+            steady.add_times(report, section_steady, steady.BENCH_CLUSTER, steady.FRESH,
+                             algorithm, steady.fresh_input_times(
+                                 client, workers, arrays, algorithm, steady_calls),
+                             gloo_calls)
         report.add(section, f"direct · {algorithm} · on the workers", on_workers * 1e3, "ms",
                    reference=f"α-β predicted {model['predicted_s'] * 1e3:.3g} ms; "
                              "ratio: ÷ predicted",
@@ -204,7 +232,7 @@ def _one_size(report, client, workers, p, label, n_bytes, repeats, gloo, gloo_no
         _targets(report, label, best, call, on_workers, gloo, naive,
                  predict_direct(make_plan(best, p), n, calibration),
                  (fastest_ranks, ranks[fastest_ranks]))
-    del placed
+    del placed, arrays
 
 
 def _targets(report, label, best, call, on_workers, gloo, naive, model, fastest_ranks):

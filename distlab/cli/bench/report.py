@@ -19,8 +19,10 @@ COLUMNS = ["section", "measure", "value", "unit", "reference", "ratio", "target"
 
 @dataclass
 class Report:
-    """The measurements so far, one dict per row (:data:`COLUMNS`)."""
+    """The measurements so far, one dict per row (:data:`COLUMNS`); and gloo's seconds
+    per call by steady section, for the sections measured later in the run."""
     rows: list = field(default_factory=list)
+    gloo_calls: dict = field(default_factory=dict)
 
     def add(self, section, measure, value, unit, reference=None, ratio=None, target=None,
             meets=None):
@@ -68,11 +70,14 @@ def write(report: Report, out: Path, about: dict) -> pd.DataFrame:
     shown = shown.fillna("")
     machine_line = ", ".join(f"{k} {v}" for k, v in about.items())
     targets = shown[frame.target.notna()]
-    summary = headline(frame)
+    summary, steady = headline(frame), steady_table(frame)
     (out / "results.md").write_text(
         f"Measured {time.strftime('%Y-%m-%d')} on: {machine_line}\n\n"
         + ("## All-reduce, milliseconds (median)\n\n" + markdown_table(summary) + "\n\n"
            + HEADLINE_NOTE + "\n\n" if len(summary) else "")
+        + ("## Steady speed, milliseconds (median and 90th percentile)\n\n"
+           + markdown_table(_formatted(steady)) + "\n\n" + STEADY_NOTE + "\n\n"
+           if len(steady) else "")
         + "## Targets\n\n" + markdown_table(targets) + "\n\n"
         + "## All measurements\n\n" + markdown_table(shown) + "\n")
     _plot(frame, out / "results.png")
@@ -86,6 +91,58 @@ HEADLINE_NOTE = (
     "`Group.allreduce` called by a function running on every worker "
     "(`distlab.engines.spmd.run_ranks`), the slowest rank, timed as gloo's ranks "
     "are (any algorithm). *gain*: the task engine's best ÷ the direct engine's best call.")
+
+
+STEADY_NOTE = (
+    "Every algorithm of the direct engine at the largest size, each row from ≥ 20 calls "
+    "(a quick run: 5). *bench workers*: the all-reduce section's cluster; *512 MiB "
+    "workers*: two clusters of `connect()`'s default workers alive together, one with "
+    "torch imported as each worker starts, calls alternating between them (the best "
+    "algorithm only). *inputs on the workers*: as above; *fresh inputs from the client*: "
+    "new inputs scattered from the client before every call (included in the time). "
+    "gloo: the same run's gloo all-reduce on as many processes; floor: numpy's mean of "
+    "the same arrays in one process.")
+
+#: The columns of the steady table.
+STEADY_COLUMNS = ["p", "size", "workers", "pattern", "algorithm", "median", "p90",
+                  "gloo median", "gloo p90", "median ÷ gloo", "p90 ÷ gloo p90",
+                  "median ÷ floor"]
+
+
+def steady_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per p, size, workers, pattern and algorithm of the steady sections
+    (:mod:`.steady`), numbers as floats (:data:`STEADY_COLUMNS`; NaN where gloo was not
+    measured)."""
+    rows = []
+    for section in dict.fromkeys(frame.section):
+        if not str(section).startswith("steady p="):
+            continue
+        part = frame[frame.section == section].set_index("measure").value.astype(float)
+        _, p, size = section.split(" ", 2)
+        floor = part.get("numpy mean in one process (floor)", np.nan)
+        gloo_median, gloo_p90 = part.get("gloo · median", np.nan), part.get("gloo · p90", np.nan)
+        for measure in part.index:
+            fields = measure.split(" · ")
+            if len(fields) != 4 or fields[3] != "median":
+                continue
+            workers, pattern, algorithm, _ = fields
+            median = part[measure]
+            tail = part.get(" · ".join(fields[:3] + ["p90"]), np.nan)
+            rows.append({"p": int(p.split("=")[1]), "size": size, "workers": workers,
+                         "pattern": pattern, "algorithm": algorithm, "median": median,
+                         "p90": tail, "gloo median": gloo_median, "gloo p90": gloo_p90,
+                         "median ÷ gloo": median / gloo_median, "p90 ÷ gloo p90":
+                         tail / gloo_p90, "median ÷ floor": median / floor})
+    return pd.DataFrame(rows, columns=STEADY_COLUMNS)
+
+
+def _formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """Floats to three significant digits, NaN as blank, for the Markdown tables."""
+    table = table.copy()
+    for column in table.columns:
+        if table[column].dtype.kind == "f":
+            table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
+    return table
 
 
 def headline(frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,11 +175,7 @@ def headline(frame: pd.DataFrame) -> pd.DataFrame:
                      "tasks engine best": min(tasks) if tasks else np.nan,
                      "gain": (min(tasks) / calls[best]) if tasks else np.nan,
                      "naive Dask": ms("naive Dask: gather → numpy.mean → scatter")})
-    table = pd.DataFrame(rows)
-    for column in table.columns:
-        if table[column].dtype.kind == "f":
-            table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
-    return table
+    return _formatted(pd.DataFrame(rows))
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
