@@ -98,3 +98,14 @@ def flag(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
+
+
+def text(name: str, value) -> str:
+    """A non-blank string (an address, a label, a size such as "512MiB").
+
+    Raises ``TypeError`` (not a string) or ``ValueError`` (empty or only spaces)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    return value

@@ -138,3 +138,148 @@ def test_work_that_would_run_away_on_the_cluster_is_refused_before_any_task(clie
         faults.survive_worker_loss(client, tasks=2, darts=10**12)
     with within(10), pytest.raises(TypeError, match="tasks must be an int"):
         tuning.probe(client, JOB, tasks=True)
+
+
+# -- the engines, the collectives' plans and kernel, the command line -------------------------
+# (the second pass of the walk: tests/test_public_api.py now walks these too)
+
+def _plan_with_a_stray_node():
+    from distlab.concepts.plans import Plan, Round, Transfer
+    return Plan("mine", 2, 1, (Round((Transfer(0, 5, (0, 1)),)),))
+
+
+def _engines_silent_nonsense():
+    from distlab.concepts import plans
+    from distlab.concepts.kernel import run_plan
+    from distlab.engines.cluster import connect
+    from distlab.engines.inputs import working_dtype
+    return [
+        (lambda: plans.Transfer(0, 1, (1, 0)), ValueError, r"chunk must be \(lo, hi\)"),
+        (lambda: plans.Transfer(0, 1, (0, 1), "add"), ValueError, "op must be one of"),
+        (lambda: plans.Transfer(0.5, 1, (0, 1)), TypeError, "src must be an int"),
+        (lambda: plans.Round([plans.Transfer(0, 1, (0, 1))]), TypeError,
+         "transfers must be a tuple of Transfer"),
+        (_plan_with_a_stray_node, ValueError, "rounds: round 1 has 0→5"),
+        (lambda: plans.Plan("mine", 2, 1, (), exact=1), TypeError, "exact must be True or False"),
+        (lambda: working_dtype([]), ValueError, "dtypes must hold at least one"),
+        (lambda: run_plan(plans.ring(2), [np.ones(2), np.ones(2)], None), TypeError,
+         "dtype must be a numpy float dtype"),
+        (lambda: run_plan(plans.ring(2), [np.ones(2), np.full(2, np.nan)], np.float64),
+         ValueError, r"buffers\[1\] must be finite"),
+        # an empty address used to start an embedded cluster instead
+        (lambda: connect(""), ValueError, "address must name a scheduler"),
+        (lambda: connect("tcp://127.0.0.1:8786", memory_limit="5"), ValueError,
+         "memory_limit must be a size of at least 64 MiB"),
+    ]
+
+
+def _engines_run_away():
+    from distlab.engines.algorithms import make_plan
+    from distlab.engines.allreduce import allreduce
+    return [
+        (lambda: make_plan("ring", 10**12), ValueError, r"n_nodes must be ≤ 512 \(plans.MAX_NODES"),
+        (lambda: make_plan("gossip_ring", 10**12), ValueError, "n_nodes must be ≤ 512"),
+        (lambda: allreduce([1.0] * 513), ValueError, "values must hold at most 512"),
+    ]
+
+
+def _engines_leaked_internals():
+    from distlab.cli import cluster as lab_cluster
+    from distlab.cli import main
+    from distlab.cli.notebooks import chapters, execute
+    from distlab.engines import torch_gloo
+    from distlab.engines.tasks import critical_path
+    from distlab.engines.torch_ranks import free_port
+    return [
+        (lambda: free_port("no-such-name"), ValueError, "host must be an address"),
+        (lambda: torch_gloo.run_ranks([None]), TypeError, "jobs: a job must be"),
+        (lambda: torch_gloo.run_ranks("no-such-job"), ValueError, "jobs names an unknown job"),
+        (lambda: torch_gloo.run_ranks("allreduce_mean", progress=1), TypeError,
+         "progress must be True or False"),
+        (lambda: main(5), TypeError, "argv must be a list"),
+        (lambda: main(["memory", 7]), TypeError, r"argv\[1\] must be a string"),
+        (lambda: chapters(folder=5), TypeError, "folder must be a path"),
+        (lambda: chapters(folder="no-such-folder"), ValueError, "folder must be a directory"),
+        (lambda: execute(5), TypeError, "path must be a notebook's path"),
+        (lambda: lab_cluster.up(port=0), ValueError, "port must be ≥ 1"),
+        (lambda: lab_cluster.up(workers=10**12), ValueError, "workers must be ≤ 64"),
+        (lambda: lab_cluster.run("jupyter lab"), TypeError, "command must be a list"),
+        (lambda: lab_cluster.state_folder("8786"), TypeError, "port must be an int"),
+        (lambda: critical_path(None), TypeError, "plan must be a distlab.concepts.plans.Plan"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_engine_and_plan_nonsense_is_refused(case):
+    call, error, match = _engines_silent_nonsense()[case]
+    with within(10), pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_engine_sizes_that_would_run_away_are_refused_with_the_limit(case):
+    call, error, match = _engines_run_away()[case]
+    with within(10), pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("case", range(14))
+def test_engine_and_command_line_internals_do_not_leak(case):
+    call, error, match = _engines_leaked_internals()[case]
+    with within(10), pytest.raises(error, match=match):
+        call()
+
+
+def test_the_case_lists_are_all_run():
+    assert (len(_engines_silent_nonsense()), len(_engines_run_away()),
+            len(_engines_leaked_internals())) == (11, 3, 14)
+
+
+ENGINE_CLIENT_CALLS = {
+    "describe": lambda c: __import__("distlab").describe(c),
+    "is_embedded": lambda c: __import__("distlab.engines.cluster").engines.cluster.is_embedded(c),
+    "wait_for_workers": lambda c: __import__("distlab.engines.workers").engines.workers
+    .wait_for_workers(c, 2),
+    "worker_addresses": lambda c: __import__("distlab.engines.workers").engines.workers
+    .worker_addresses(c),
+    "Tasks": lambda c: __import__("distlab.engines.tasks").engines.tasks.Tasks(c),
+    "ping_pong": lambda c: __import__("distlab.engines.calibrate_tasks").engines
+    .calibrate_tasks.ping_pong(c),
+    "ping_pong_direct": lambda c: __import__("distlab.engines.calibrate").engines.calibrate
+    .ping_pong_direct(c),
+    "allreduce": lambda c: __import__("distlab").allreduce([1.0, 2.0], "ring", c),
+    "run_ranks": lambda c: __import__("distlab").run_ranks(c, print),
+    "worker_mismatches": lambda c: __import__("distlab.cli.doctor").cli.doctor
+    .worker_mismatches(c),
+}
+
+
+@pytest.mark.parametrize("name", list(ENGINE_CLIENT_CALLS))
+def test_engines_say_the_client_is_closed(closed, name):
+    with within(10), pytest.raises(ValueError, match=r"the client is closed: run "
+                                                    r"`distlab.connect\(\)` again"):
+        ENGINE_CLIENT_CALLS[name](closed)
+
+
+@pytest.mark.parametrize("wrong, name", [
+    (wrong, name) for wrong in (None, "tcp://127.0.0.1:8786") for name in ENGINE_CLIENT_CALLS
+    if not (wrong is None and name == "allreduce")])      # no client: the simulator
+def test_engines_refuse_a_missing_or_wrong_client(wrong, name):
+    with within(10), pytest.raises(TypeError, match="client must be a distributed.Client"):
+        ENGINE_CLIENT_CALLS[name](wrong)
+
+
+def test_engine_work_that_would_run_away_is_refused_before_any_task(client):
+    from distlab.engines.calibrate import ping_pong_direct
+    from distlab.engines.calibrate_tasks import ping_pong
+    from distlab.engines.workers import wait_for_workers, worker_addresses
+    with within(10), pytest.raises(ValueError, match="hops must be ≤ 1,000"):
+        ping_pong(client, hops=10**12)
+    with within(10), pytest.raises(ValueError, match="hops must be ≤ 1,000"):
+        ping_pong_direct(client, hops=10**12)
+    with within(10), pytest.raises(ValueError, match=r"sizes\[1\] must be ≤"):
+        ping_pong_direct(client, sizes=[8, 10**12])
+    with within(10), pytest.raises(ValueError, match="n must be ≤ 4,096"):
+        wait_for_workers(client, 10**12)
+    with within(10), pytest.raises(ValueError, match="at_least must be ≤ 4,096"):
+        worker_addresses(client, at_least=10**12)

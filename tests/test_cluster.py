@@ -149,7 +149,7 @@ def test_a_port_that_is_not_a_scheduler_fails_within_the_timeout(reply, words):
 
 @pytest.mark.parametrize("kwargs, exc, words", [
     ({"address": 8786}, TypeError, "address must be a string"),
-    ({"address": "   "}, ValueError, "address must not be blank"),
+    ({"address": "   "}, ValueError, "address must name a scheduler"),
     ({"n_workers": 0}, ValueError, "n_workers must be ≥ 1"),
     ({"n_workers": 1.5}, TypeError, "n_workers must be an int"),
     ({"n_workers": True}, TypeError, "n_workers must be an int"),

@@ -249,9 +249,9 @@ def test_bad_inputs_fail_cleanly(client, workers, engine):
 def test_the_task_engine_does_not_wait_for_a_worker_that_left(client):
     """Tasks pinned to a worker that is gone (allow_other_workers=False) can never run:
     waiting for them raises instead of hanging."""
-    from distlab.engines.tasks import wait_pinned
+    from distlab.engines.tasks import _wait_pinned
     gone = "tcp://127.0.0.1:9"                         # no worker there
     future = client.submit(np.ones, 3, workers=[gone], allow_other_workers=False,
                            pure=False)
     with pytest.raises(RuntimeError, match="left the cluster"):
-        wait_pinned(client, [future], [gone], poll=0.2)
+        _wait_pinned(client, [future], [gone], poll=0.2)

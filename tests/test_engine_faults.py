@@ -187,6 +187,24 @@ def test_a_worker_killed_during_a_direct_call_fails_it_at_once(client, dask_engi
     assert [float(v) for v in again.values] == [2.0, 2.0]
 
 
+def test_results_lost_with_their_worker_after_the_call_are_named(client):
+    """The soak's one failure: a kill that lands after the workers have answered but
+    before the client has fetched the results (plain inputs) cancelled the results'
+    futures, and ``allreduce`` raised Dask's ``FutureCancelledError: allreduce-...-3
+    cancelled for reason: unknown`` instead of naming the worker."""
+    from distlab.engines.direct_call import DirectEngine
+    a, b = workers_of(client)
+    futures = [submit_on(client, np.full, 4, float(i), worker=w, strict=True)
+               for i, w in enumerate((a, b))]
+    futures[0].result(), futures[1].result()
+    kill_worker(client, b, wait_for_replacement=False)
+    with pytest.raises(WorkerLost) as lost:
+        DirectEngine(client).gather(futures, [a, b])
+    assert lost.value.workers == [b]
+    del futures
+    wait_for_workers(client, 2)
+
+
 def test_a_worker_restarted_for_its_memory_is_named_not_a_closed_stream(client):
     """What the issue saw once in six loops of 64 MiB calls (torch loaded in 512 MiB
     workers): the Nanny restarted a worker past 95 % of its memory limit, the worker

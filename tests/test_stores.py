@@ -324,6 +324,8 @@ def test_plots_draw_from_runs_and_tables():
 
     run = C.run(C.STRONG, seed=0)
     assert W.timeline_plot(run, 500, 900).axes
+    # chapter 02.2 opens its window 20 ms before a write at 0 ≤ t < 20 (refused once)
+    assert W.timeline_plot(run, -20, 900).axes
     assert len(W.tradeoff_plot(C.tradeoff(seeds=range(2))).axes) == 5
 
 

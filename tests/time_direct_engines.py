@@ -72,7 +72,7 @@ def one_message(client, workers, repeats):
     from distributed import wait
 
     from distlab.concepts.cost import Network
-    from distlab.engines.calibrate import bounce_plan, make_array
+    from distlab.engines.calibrate import _bounce_plan, make_array
     from distlab.engines.direct import DirectNaive
     from distlab.engines.direct_fast_call import DirectFast
     from distlab.engines.inputs import Inputs
@@ -86,7 +86,7 @@ def one_message(client, workers, repeats):
                         futures=True)
         for engine in (DirectNaive(client), DirectFast(client)):
             def chain(hops):
-                return engine.run(bounce_plan(hops), inputs, Network()).worker_time
+                return engine.run(_bounce_plan(hops), inputs, Network()).worker_time
             chain(10)
             per_hop = statistics.median((chain(10) - chain(2)) / 8 for _ in range(repeats))
             print(f"one message of {n_bytes:>8} B, {engine.name:>12}: {per_hop * 1e3:7.3f} ms",
@@ -115,7 +115,7 @@ def in_process():
     from distlab.concepts.kernel import (apply_incoming, block_bounds, extract, finish, flat,
         specs_for)
     from distlab.engines.algorithms import make_plan
-    from distlab.engines.calibrate import local_seconds_per_byte
+    from distlab.engines.calibrate import _local_seconds_per_byte
     from distlab.engines.direct_fast_buffer import NodeBuffer
     from distlab.engines.direct_fast_plan import node_steps, plan_spec
 
@@ -161,7 +161,7 @@ def in_process():
           f"ms, in place with early division {best_of(fast):.1f} ms", flush=True)
     divide = best_of(lambda: np.true_divide(own, 2.0, out=np.empty_like(own)))
     print(f"one division pass over 64 MiB: {divide:.1f} ms", flush=True)
-    _, fresh = local_seconds_per_byte(32 * 2**20)
+    _, fresh = _local_seconds_per_byte(32 * 2**20)
     print(f"a fresh 32 MiB receive buffer (page faults): {fresh * 32 * 2**20 * 1e3:.1f} ms",
           flush=True)
 

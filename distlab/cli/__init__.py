@@ -8,12 +8,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from distlab import checks
 from distlab.cli import notebooks, doctor
 from distlab.cli import memory as memory_cli
 from distlab.cli import cluster as cluster_cli
 
 
 def main(argv=None) -> int:
+    """Run the command line with ``argv`` (a list of strings, as the shell splits it:
+    ``main(["memory", "--params", "7.5e9"])``; ``None``: ``sys.argv[1:]``) and return
+    its exit status. Raises ``TypeError`` naming ``argv`` when it is not a list of
+    strings; a bad command or option ends it as on the shell: argparse prints the usage
+    and raises ``SystemExit(2)``."""
+    if argv is not None:
+        argv = checks.sequence("argv", argv)
+        for i, part in enumerate(argv):
+            if not isinstance(part, str):
+                raise TypeError(f"argv[{i}] must be a string, got {type(part).__name__} "
+                                f"{part!r}")
     parser = argparse.ArgumentParser(prog="python -m distlab",
                                      description="distlab: executable chapters on Dask")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,18 +39,18 @@ def main(argv=None) -> int:
     memory = sub.add_parser("memory", help="bytes per device for a model split data × "
                                            "tensor × pipeline ways with ZeRO",
                             description=memory_cli.DESCRIPTION)
-    memory_cli.add_arguments(memory)
+    memory_cli._add_arguments(memory)
     lab_cluster = sub.add_parser("cluster", help="one Dask cluster for the whole walkthrough "
                                                  "(make lab, Binder): up, down, status, run",
                                  description=cluster_cli.DESCRIPTION)
-    cluster_cli.add_arguments(lab_cluster)
+    cluster_cli._add_arguments(lab_cluster)
     args = parser.parse_args(argv)
 
     if args.command == "cluster":
-        return cluster_cli.main(args, lab_cluster)
+        return cluster_cli._main(args, lab_cluster)
 
     if args.command == "memory":
-        return memory_cli.run(args, memory)
+        return memory_cli._run(args, memory)
 
     if args.command == "doctor":
         return doctor.run()

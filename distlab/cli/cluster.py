@@ -29,7 +29,11 @@ from pathlib import Path
 
 import psutil
 
+from distlab import checks
 from distlab.engines import cluster
+
+__all__ = ["ClusterError", "DEFAULT_PORT", "DEFAULT_DASHBOARD_PORT", "DESCRIPTION",
+           "state_folder", "status", "up", "down", "run"]
 
 HOST = "127.0.0.1"          # loopback only: nothing outside this machine can reach it
 DEFAULT_PORT = 8786         # Dask's usual scheduler port
@@ -45,15 +49,21 @@ class ClusterError(RuntimeError):
     """The cluster could not be started (a port is taken, a process died, a timeout)."""
 
 
+def _port(name: str, port) -> int:
+    return checks.count(name, port, minimum=1, maximum=65535, limit="the largest TCP port")
+
+
 def state_folder(port: int) -> Path:
     """Where the cluster on scheduler ``port`` keeps ``state.json``, logs and scratch space:
-    one folder per user and port in the system's temporary directory."""
+    one folder per user and port in the system's temporary directory. Raises
+    ``TypeError`` / ``ValueError`` unless ``port`` is an int in [1, 65535]."""
+    port = _port("port", port)
     return Path(tempfile.gettempdir()) / f"distlab-cluster-{os.getuid()}-{port}"
 
 
 def status(port: int = DEFAULT_PORT) -> dict | None:
     """The running cluster's state (``address``, ``dashboard``, ``processes``) or ``None``
-    when nothing recorded for ``port`` is alive."""
+    when nothing recorded for ``port`` is alive. Errors as :func:`state_folder`."""
     path = state_folder(port) / "state.json"
     try:
         state = json.loads(path.read_text())
@@ -68,9 +78,16 @@ def up(port: int = DEFAULT_PORT, dashboard_port: int = DEFAULT_DASHBOARD_PORT, *
     """Start the scheduler and ``workers`` workers unless they run already; return the state
     and whether this call started them. Waits until every worker has joined.
 
-    Raises ``ClusterError`` when a port is taken by another program or the cluster is not
-    complete within ``timeout`` seconds (whatever it started is stopped again).
+    Raises ``TypeError`` / ``ValueError`` naming a bad argument before anything starts
+    (ports in [1, 65535], ``workers`` in [1, 64], ``memory_limit`` as ``connect`` takes it,
+    ``timeout`` > 0), ``ClusterError`` when a port is taken by another program or the
+    cluster is not complete within ``timeout`` seconds (whatever it started is stopped
+    again).
     """
+    port, dashboard_port = _port("port", port), _port("dashboard_port", dashboard_port)
+    workers = checks.count("workers", workers, minimum=1, maximum=64)
+    cluster._check_memory_limit(memory_limit)
+    timeout = checks.positive("timeout", timeout)
     running = status(port)
     if running:
         return running, False
@@ -121,8 +138,10 @@ def down(port: int = DEFAULT_PORT, timeout: float = 20.0) -> bool:
     """Stop every process recorded for ``port``, workers first: SIGTERM to each recorded
     process (a Nanny then stops its worker; signalled directly, the worker would look
     crashed and be restarted), then SIGKILL to it and its children still alive after
-    ``timeout`` seconds. Remove the state folder. Return whether anything was running."""
+    ``timeout`` seconds. Remove the state folder. Return whether anything was running.
+    Raises ``TypeError`` / ``ValueError`` for a bad ``port`` or ``timeout`` (> 0)."""
     folder = state_folder(port)
+    timeout = checks.positive("timeout", timeout)
     try:
         recorded = json.loads((folder / "state.json").read_text())["processes"]
     except (OSError, ValueError):
@@ -151,8 +170,15 @@ def run(command: list[str], port: int = DEFAULT_PORT,
 
     An explicit ``DISTLAB_SCHEDULER`` (or ``DASK_SCHEDULER_ADDRESS``) wins: no cluster is
     started. If the cluster cannot start, ``command`` runs anyway and every chapter starts
-    its own embedded cluster, as without this command.
+    its own embedded cluster, as without this command. Raises ``TypeError`` /
+    ``ValueError`` naming a bad argument (``command`` a non-empty list of strings, ports
+    in [1, 65535]) before anything starts.
     """
+    command = checks.sequence("command", command)
+    if not command or not all(isinstance(part, str) for part in command):
+        raise TypeError("command must be a non-empty list of strings, such as "
+                        "['jupyter', 'lab']")
+    port, dashboard_port = _port("port", port), _port("dashboard_port", dashboard_port)
     env, started, child = dict(os.environ), False, None
 
     def on_signal(signum, frame):
@@ -230,7 +256,7 @@ def _wait_for_port(port: int, state: dict, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     """The actions and options of the ``cluster`` subcommand."""
     actions = parser.add_subparsers(dest="action", required=True)
     for name, what in (("up", "start the cluster (if it is not running) and wait for it"),
@@ -248,7 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 help="the command to run, after `--`")
 
 
-def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Carry out ``args.action``; the exit status (``status``: 0 running, 1 not)."""
     if args.action == "run":
         command = args.program[1:] if args.program[:1] == ["--"] else args.program

@@ -13,7 +13,8 @@ OPTIONAL = {"torch"}
 
 
 def versions() -> dict[str, str | None]:
-    """Each package of :data:`PACKAGES` → its installed version, or None if missing."""
+    """Each package of :data:`PACKAGES` → its installed version, or None if missing.
+    Raises nothing."""
     found = {}
     for name in PACKAGES:
         try:
@@ -25,7 +26,7 @@ def versions() -> dict[str, str | None]:
 
 def mermaid_in_jupyterlab() -> str | None:
     """JupyterLab's version when it draws Mermaid natively (4.1 and later: its changelog,
-    "Mermaid diagrams in Markdown"), else None."""
+    "Mermaid diagrams in Markdown"), else None. Raises nothing."""
     try:
         version = metadata.version("jupyterlab")
     except metadata.PackageNotFoundError:
@@ -41,8 +42,11 @@ WORKER_PACKAGES = ["distlab", "dask", "distributed", "numpy", "pandas", "scikit-
 def worker_mismatches(client) -> list[str]:
     """Each package of :data:`WORKER_PACKAGES` whose version differs between the client
     and a worker (or is missing there), as one line each — Dask's own
-    ``client.get_versions(check=True)`` checks only Dask's required packages."""
-    found = client.get_versions(packages=WORKER_PACKAGES)
+    ``client.get_versions(check=True)`` checks only Dask's required packages. Raises
+    ``TypeError`` / ``ValueError`` for a bad or closed ``client``."""
+    from distlab.engines.workers import check_client
+
+    found = check_client(client).get_versions(packages=WORKER_PACKAGES)
     mine = found["client"]["packages"]
     lines = []
     for address, worker in sorted(found["workers"].items()):

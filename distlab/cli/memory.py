@@ -3,6 +3,10 @@ ways with ZeRO, without a notebook. The arithmetic is :mod:`distlab.concepts.mem
 
     python -m distlab memory --params 7.5e9 --dp 64 --zero 3
     python -m distlab memory --model "GPT-3 175B" --devices 1024 --tp 8 --pp 16 --zero 1
+
+From Python: ``distlab.cli.main(["memory", "--params", "7.5e9", ...])``. The functions
+here are the command line's plumbing (private); bad options end the command with
+argparse's usage error (exit status 2) naming the option.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from distlab import checks
 from distlab.concepts import memory
 from distlab.concepts.pipeline import SCHEDULES
 from distlab.concepts.sizing import GB, OPTIMIZERS, PRECISIONS, bytes_per_parameter, human
+
+__all__ = ["DESCRIPTION"]
 
 SHAPE_OPTIONS = ("layers", "hidden", "heads", "sequence")
 DESCRIPTION = ("Bytes per device of parameters, gradients, optimizer state and activations "
@@ -23,7 +29,7 @@ OPTION_OF = {"parameters": "--params", "stage": "--zero", "micro_batch": "--micr
              **{name: f"--{name}" for name in ("devices", "dp", "tp", "pp", *SHAPE_OPTIONS)}}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the ``memory`` subcommand."""
     model = parser.add_argument_group("the model (--params, or --model, or a shape)")
     model.add_argument("--params", type=float, metavar="N",
@@ -76,8 +82,8 @@ def _model(args, parser) -> memory.Transformer | None:
                               args.params)
 
 
-def report(args, parser) -> list[str]:
-    """The lines ``run`` prints; errors go to ``parser.error`` (one line, exit status 2)."""
+def _report(args, parser) -> list[str]:
+    """The lines ``_run`` prints; errors go to ``parser.error`` (one line, exit status 2)."""
     if args.params is None and args.model is None:
         parser.error("give --params (e.g. 7.5e9) or --model")
     try:
@@ -115,7 +121,7 @@ def report(args, parser) -> list[str]:
     return lines
 
 
-def run(args, parser) -> int:
+def _run(args, parser) -> int:
     """Print the per-device breakdown; return the exit status 0."""
-    print("\n".join(report(args, parser)))
+    print("\n".join(_report(args, parser)))
     return 0

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from distlab.checks import count
 
+__all__ = ["notebooks_dir", "chapters", "execute", "KERNEL"]
+
 KERNEL = "python3"
 
 
 def notebooks_dir() -> Path:
-    """The repository's ``notebooks/``: next to the package, else found from the cwd up."""
+    """The repository's ``notebooks/``: next to the package, else found from the cwd up.
+    Raises ``FileNotFoundError`` when there is none."""
     candidates = [Path(__file__).resolve().parents[2] / "notebooks"]
     candidates += [p / "notebooks" for p in (Path.cwd(), *Path.cwd().parents)]
     for candidate in candidates:
@@ -28,9 +31,9 @@ def notebooks_dir() -> Path:
 def chapters(names=(), folder: Path | None = None) -> list[Path]:
     """Chapter paths in order; ``names`` selects by file name, stem or number prefix.
 
-    Raises ``TypeError`` when ``names`` is not a list of strings, ``ValueError`` naming the
-    known chapters when one matches none, ``FileNotFoundError`` when there is no
-    ``notebooks/`` folder."""
+    Raises ``TypeError`` when ``names`` is not a list of strings or ``folder`` not a path,
+    ``ValueError`` naming the known chapters when one matches none or when ``folder`` is
+    not a directory, ``FileNotFoundError`` when there is no ``notebooks/`` folder."""
     if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
         raise TypeError(f"names must be a list of chapter names or numbers, "
                         f"got {type(names).__name__} {names!r}")
@@ -39,7 +42,14 @@ def chapters(names=(), folder: Path | None = None) -> list[Path]:
         if not isinstance(name, (str, os.PathLike)):
             raise TypeError(f"names[{i}] must be a chapter name or number as a string, "
                             f"got {type(name).__name__} {name!r}")
-    folder = folder or notebooks_dir()
+    if folder is None:
+        folder = notebooks_dir()
+    elif not isinstance(folder, (str, os.PathLike)) or not str(folder).strip():
+        raise TypeError(f"folder must be a path to a folder of chapters, "
+                        f"got {type(folder).__name__} {folder!r}")
+    elif not Path(folder).is_dir():
+        raise ValueError(f"folder must be a directory, got {str(folder)!r}")
+    folder = Path(folder)
     every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return every
@@ -60,9 +70,12 @@ def execute(path: Path, timeout: int = 600) -> float:
     state of the widgets they show in the notebook's metadata; the seconds taken.
 
     ``timeout`` is the seconds one cell may take (an int ≥ 1). Raises ``TypeError`` /
-    ``ValueError`` for a bad timeout, ``FileNotFoundError`` when ``path`` is not a file,
+    ``ValueError`` for a bad timeout, ``TypeError`` for a ``path`` that is not a path,
+    ``FileNotFoundError`` when ``path`` is not a file,
     and nbclient's ``CellExecutionError`` or ``CellTimeoutError`` when a cell fails."""
     timeout = count("timeout", timeout, minimum=1)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a notebook's path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path must be a notebook file, got {str(path)!r}")

@@ -28,12 +28,19 @@ they agree with it bit for bit (tests/test_kernel.py):
 - :func:`mix_round`, here: a gossip round for every node at once, vectorised across nodes.
 - ``distlab.engines.direct_fast_buffer.NodeBuffer``: the same arithmetic in place, copy
   on write, dividing early (the fast direct engine).
+
+Public: :func:`run_plan` (checks its arguments) and :class:`SumOverflow`. Every other
+function here is the per-chunk arithmetic the engines call for each message, internal
+and deliberately unchecked: its callers have checked the values once, at their entry.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from distlab import checks
 from distlab.concepts.plans import Plan
+
+__all__ = ["SumOverflow", "run_plan"]
 
 
 class SumOverflow(ArithmeticError):
@@ -178,16 +185,56 @@ def run_plan(plan: Plan, buffers: list[np.ndarray], dtype, record: bool = False)
     Returns the final flat buffers (after the divide-by-N step for exact algorithms) and,
     with ``record``, the list of node-by-element snapshots: the start, after each round,
     and after the final local step when there is one (else ``None``); in a scaled run
-    every snapshot but the last holds the values times 2^-k. Raises ``ValueError`` when
-    the plan is for another number of nodes.
+    every snapshot but the last holds the values times 2^-k.
+
+    ``plan``: a :class:`~distlab.concepts.plans.Plan`; ``buffers``: one finite 1-D real
+    array per node of the plan, all of one length; ``dtype``: a numpy float dtype to work
+    in; ``record``: a bool. Raises ``TypeError`` / ``ValueError`` naming a bad argument
+    (``buffers`` when the plan is for another number of nodes).
     """
+    if not isinstance(plan, Plan):
+        raise TypeError(f"plan must be a distlab.concepts.plans.Plan, got {type(plan).__name__}")
+    buffers = checks.sequence("buffers", buffers)
     if len(buffers) != plan.n_nodes:
-        raise ValueError(f"the plan is for {plan.n_nodes} nodes, got {len(buffers)} buffers")
+        raise ValueError(f"buffers must hold one array per node: the plan is for "
+                         f"{plan.n_nodes} nodes, got {len(buffers)} buffers")
+    try:
+        if dtype is None:                       # numpy would read None as float64
+            raise TypeError
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a numpy float dtype, got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a numpy float dtype, got {dtype}")
+    checks.flag("record", record)
+    _check_buffers(buffers)
+    return _run_plan(plan, buffers, dtype, record)
+
+
+def _run_plan(plan: Plan, buffers: list, dtype, record: bool = False):
+    """:func:`run_plan` without its checks, for engines whose inputs are checked already
+    (the simulator's come from ``local_inputs``): the same result, one pass less."""
     guard = plan.divide_by is not None
     try:
         return _run(plan, buffers, dtype, record, 0, guard)
     except SumOverflow:
         return _run(plan, buffers, dtype, record, scale_exponent(plan.n_nodes), guard)
+
+
+def _check_buffers(buffers: list) -> None:
+    """One pass over each buffer (``numpy.isfinite``), once per call, not per message."""
+    lengths = set()
+    for i, b in enumerate(buffers):
+        array = np.asarray(b)
+        if array.ndim != 1 or array.dtype.kind not in "biuf":
+            raise TypeError(f"buffers[{i}] must be a 1-D real array, got "
+                            f"{type(b).__name__} of dtype {array.dtype} and shape "
+                            f"{array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"buffers[{i}] must be finite, but contains NaN or infinity")
+        lengths.add(array.size)
+    if len(lengths) > 1:
+        raise ValueError(f"buffers must all have one length, got {sorted(lengths)}")
 
 
 def _run(plan: Plan, buffers: list, dtype, record: bool, scale: int, guard: bool):

@@ -51,15 +51,25 @@ broadcast_star (naive)        1                             (p-1)·n     (the ro
 broadcast (scatter+gather)    p                             2(p-1)/p·n root, (p-1)/p·n rest
 point_to_point                1                             n           (the sender)
 ============================  ===========================  ==========================
+
+Over 400 lines, for a reason: the three records a plan is made of check their own fields
+(issue 16: a plan built by hand is refused at once, naming the field, instead of failing
+deep in an engine), and those checks belong beside the records, which belong beside the
+algorithms that build them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from distlab.checks import count, flag
+from distlab.checks import count, flag, number, text
+
+__all__ = ["OPS", "MAX_NODES", "Transfer", "Round", "Plan", "star", "tree",
+           "recursive_doubling", "ring_shard", "reduce_scatter", "all_gather", "ring",
+           "broadcast_star", "broadcast", "point_to_point", "rabenseifner", "EXACT_BUILDERS"]
 
 #: The three things a destination can do with a chunk it receives.
 OPS = ("reduce", "copy", "mix")
+_OP_SET = frozenset(OPS)
 
 #: The most nodes a plan is built for. A ring plan holds 2(p−1)·p transfers: at 512
 #: nodes half a million, about a second and 150 MB; at 1,024 four times that. For larger
@@ -68,14 +78,16 @@ MAX_NODES = 512
 
 
 def check_node_count(p, name: str = "p") -> int:
-    """``p`` as an int in [1, :data:`MAX_NODES`]; ``TypeError`` for anything but an int
+    """The package's own check of a node count (not in ``__all__``; ``name`` is the
+    caller's argument name): ``p`` as an int in [1, :data:`MAX_NODES`]; ``TypeError`` for anything but an int
     (a bool or 2.0 included), ``ValueError`` outside the range (the message names the
     limit)."""
     return count(name, p, minimum=1, maximum=MAX_NODES)
 
 
 def check_node(name: str, node, p: int) -> int:
-    """``node`` as one of the nodes 0 … p−1; ``TypeError``/``ValueError`` naming ``name``
+    """The package's own check of a node argument (not in ``__all__``): ``node`` as one of
+    the nodes 0 … p−1; ``TypeError``/``ValueError`` naming ``name``
     (or ``p``, when ``p`` is no node count)."""
     p = check_node_count(p)
     node = count(name, node)
@@ -86,12 +98,41 @@ def check_node(name: str, node, p: int) -> int:
 
 @dataclass(frozen=True)
 class Transfer:
-    """One message: ``src`` sends blocks ``chunk = (lo, hi)`` of its buffer to ``dst``."""
+    """One message: ``src`` sends blocks ``chunk = (lo, hi)`` of its buffer to ``dst``.
+
+    ``src``, ``dst``: nodes (ints ≥ 0); ``chunk``: a tuple of two ints, 0 ≤ lo < hi;
+    ``op``: one of :data:`OPS`; ``weight``: a number in [0, 1] (used by "mix"). Raises
+    ``TypeError`` / ``ValueError`` naming a bad field. (:class:`Plan` checks that the
+    nodes and blocks exist.)
+    """
     src: int
     dst: int
     chunk: tuple[int, int]
     op: str = "reduce"
     weight: float = 1.0        # only used by "mix"
+
+    def __post_init__(self):
+        # The plain case in one expression: a 512-node ring builds half a million of these.
+        chunk = self.chunk
+        if not (type(chunk) is tuple and len(chunk) == 2
+                and type(self.src) is type(self.dst) is type(chunk[0]) is type(chunk[1]) is int
+                and 0 <= chunk[0] < chunk[1] and self.src >= 0 <= self.dst
+                and self.op in _OP_SET and type(self.weight) is float
+                and 0.0 <= self.weight <= 1.0):
+            self._check()
+
+    def _check(self) -> None:
+        count("src", self.src)
+        count("dst", self.dst)
+        if not isinstance(self.chunk, tuple) or len(self.chunk) != 2:
+            raise TypeError(f"chunk must be a tuple (lo, hi) of block indices, "
+                            f"got {self.chunk!r}")
+        lo, hi = count("chunk[0]", self.chunk[0]), count("chunk[1]", self.chunk[1])
+        if hi <= lo:
+            raise ValueError(f"chunk must be (lo, hi) with lo < hi, got {self.chunk!r}")
+        if self.op not in OPS:
+            raise ValueError(f"op must be one of {', '.join(map(repr, OPS))}; got {self.op!r}")
+        number("weight", self.weight, minimum=0, maximum=1)
 
     def describe(self, blocks: int | None = None) -> str:
         """``"0→1 block 2 (add)"``; with the plan's block count, a whole-vector message
@@ -110,14 +151,31 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Round:
-    """Transfers that happen at the same time, with a label for the learner."""
+    """Transfers that happen at the same time, with a label for the learner.
+
+    ``transfers``: a tuple of :class:`Transfer`; ``label``: a string. Raises ``TypeError``
+    naming a bad field."""
     transfers: tuple[Transfer, ...]
     label: str = ""
+
+    def __post_init__(self):
+        if type(self.transfers) is not tuple:
+            raise TypeError(f"transfers must be a tuple of Transfer, got "
+                            f"{type(self.transfers).__name__}")
+        if not isinstance(self.label, str):
+            raise TypeError(f"label must be a string, got {type(self.label).__name__}")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """An all-reduce algorithm for ``n_nodes`` nodes, as data."""
+    """An all-reduce algorithm for ``n_nodes`` nodes, as data.
+
+    ``algorithm``: a name; ``n_nodes``: an int in [1, :data:`MAX_NODES`]; ``blocks``: the
+    chunks the vector is cut into, an int in [1, :data:`MAX_NODES`]; ``rounds``: a tuple
+    of :class:`Round` whose transfers name nodes < ``n_nodes`` and blocks ≤ ``blocks``;
+    ``divide_by``: ``None`` or an int ≥ 1; ``exact``: a bool; ``notes``: a dict. Raises
+    ``TypeError`` / ``ValueError`` naming a bad field.
+    """
     algorithm: str
     n_nodes: int
     blocks: int                          # the vector is cut into this many chunks
@@ -125,6 +183,30 @@ class Plan:
     divide_by: int | None = None         # exact algorithms: final local step, sum / N
     exact: bool = True                   # False for gossip: the mean within a tolerance
     notes: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        text("algorithm", self.algorithm)
+        n = check_node_count(self.n_nodes, "n_nodes")
+        blocks = count("blocks", self.blocks, minimum=1, maximum=MAX_NODES)
+        if type(self.rounds) is not tuple or not all(type(r) is Round for r in self.rounds):
+            raise TypeError(f"rounds must be a tuple of Round, got {type(self.rounds).__name__}")
+        if self.divide_by is not None:
+            count("divide_by", self.divide_by, minimum=1)
+        flag("exact", self.exact)
+        if not isinstance(self.notes, dict):
+            raise TypeError(f"notes must be a dict, got {type(self.notes).__name__}")
+        seen = set()                      # gossip repeats one tuple of transfers
+        for k, rnd in enumerate(self.rounds, start=1):
+            if id(rnd.transfers) in seen:
+                continue
+            seen.add(id(rnd.transfers))
+            for t in rnd.transfers:
+                if type(t) is not Transfer:
+                    raise TypeError(f"rounds: round {k} holds a {type(t).__name__}, "
+                                    "not a Transfer")
+                if t.src >= n or t.dst >= n or t.chunk[1] > blocks:
+                    raise ValueError(f"rounds: round {k} has {t.describe()}, outside "
+                                     f"n_nodes = {n} nodes or blocks = {blocks}")
 
     @property
     def n_rounds(self) -> int:

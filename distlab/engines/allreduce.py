@@ -19,19 +19,19 @@ from __future__ import annotations
 from distlab import checks
 from distlab.concepts.cost import DEFAULT_NETWORK, Network
 from distlab.concepts.gossip import DEFAULT_TOLERANCE
-from distlab.engines.algorithms import (ALGORITHMS, EXACT_ALGORITHMS, check_algorithm,
-    check_nodes, check_options, make_plan)
+from distlab.engines.algorithms import (ALGORITHMS, EXACT_ALGORITHMS, _check_options,
+    check_algorithm, make_plan)
 from distlab.engines.direct import DirectNaive
 from distlab.engines.direct_fast_call import DirectFast
-from distlab.engines.inputs import check_value_list, local_inputs
-from distlab.engines.placement import check_futures, place
+from distlab.engines.inputs import _check_value_list, local_inputs
+from distlab.engines.placement import _check_futures, _place
 from distlab.engines.result import AllreduceResult, Engine, WorkerLost
 from distlab.engines.simulator import Simulator
 from distlab.engines.tasks import Tasks
 from distlab.engines.workers import check_client
 
 __all__ = ["ALGORITHMS", "EXACT_ALGORITHMS", "DASK_ENGINES", "AllreduceResult", "WorkerLost",
-           "allreduce", "check_algorithm", "check_nodes", "make_plan"]
+           "allreduce", "check_algorithm", "make_plan"]
 
 #: The engines that run a plan on a Dask cluster, by name; the first is the default.
 DASK_ENGINES = {"direct": DirectFast, "tasks": Tasks, "direct_naive": DirectNaive}
@@ -61,18 +61,20 @@ def allreduce(values, algorithm: str = "ring", client=None, *,
     results stay on the cluster in ``result.futures`` and ``values`` gathers them on first
     access. Inputs are never modified. Finite inputs give a finite mean even where their
     sum overflows (the plan runs again scaled, :mod:`distlab.concepts.kernel`). Raises
-    ``TypeError`` / ``ValueError`` for a bad argument or input (naming it),
+    ``TypeError`` / ``ValueError`` for a bad argument or input (naming it; at most
+    :data:`~distlab.concepts.plans.MAX_NODES` nodes; ``client`` an open
+    ``distributed.Client``: "the client is closed" after ``client.close()``),
     :class:`~distlab.engines.result.WorkerLost` (a ``RuntimeError``) naming the worker
     when one holding nodes leaves the cluster during the call, within seconds, and
     ``RuntimeError`` when the cluster fails the call otherwise.
     """
     check_algorithm(algorithm)
-    check_options(tolerance, seed, self_weight)
+    _check_options(tolerance, seed, self_weight)
     if not isinstance(network, Network):
         raise TypeError(f"network must be a distlab.concepts.cost.Network, "
                         f"got {type(network).__name__}")
-    values = check_value_list(values)
-    futures = check_futures(values, client)
+    values = _check_value_list(values)
+    futures = _check_futures(values, client)
     checks.choice("dask_engine", dask_engine, DASK_ENGINES)
     engine: Engine
     if client is None:
@@ -81,7 +83,7 @@ def allreduce(values, algorithm: str = "ring", client=None, *,
         engine, inputs = Simulator(), local_inputs(values)
     else:
         engine = DASK_ENGINES[dask_engine](check_client(client))
-        inputs = place(client, values, workers, futures)
+        inputs = _place(client, values, workers, futures)
     plan = make_plan(algorithm, len(values), tolerance=tolerance, seed=seed,
                      self_weight=self_weight)
     return engine.run(plan, inputs, network)

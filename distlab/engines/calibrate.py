@@ -21,25 +21,69 @@ from distributed import wait
 from distlab import checks
 from distlab.concepts.cost import Network, round_bytes
 from distlab.concepts.plans import Plan, Round, Transfer
-from distlab.engines.algorithms import EXACT_ALGORITHMS, check_algorithm, make_plan
+from distlab.engines.algorithms import ALGORITHMS, EXACT_ALGORITHMS, make_plan
 from distlab.engines.allreduce import allreduce
 from distlab.engines.direct_fast_call import DirectFast
 from distlab.engines.inputs import Inputs
 from distlab.engines.spmd import run_ranks, time_allreduce
-from distlab.engines.workers import submit_on, worker_addresses
+from distlab.engines.workers import check_client, submit_on, worker_addresses
+
+__all__ = ["Calibration", "DIRECT_PING_SIZES", "ping_pong_direct", "round_seconds",
+           "predict_direct", "measure_direct"]
+
+#: Bounds on the work a calibration may be asked for: beyond them it would run for hours
+#: or exhaust a worker's memory (512 MiB by default), so they are refused.
+MAX_HOPS = 1000
+MAX_REPEATS = 100
+MAX_BYTES = 256 * 2**20
+
+
+def _check_sizes(sizes, at_least: int) -> list[int]:
+    """``sizes`` as a list of at least ``at_least`` byte counts in [1, MAX_BYTES]."""
+    sizes = checks.sequence("sizes", sizes)
+    if len(sizes) < at_least:
+        raise ValueError(f"sizes must hold at least {at_least} byte count(s), "
+                         f"got {len(sizes)}")
+    return [checks.count(f"sizes[{i}]", s, minimum=1, maximum=MAX_BYTES,
+                         limit="half a worker's default memory") for i, s in enumerate(sizes)]
+
+
+def _check_model(plan, n, calibration, itemsize) -> tuple[int, int]:
+    """The arguments of a prediction: ``(n, itemsize)``, or ``TypeError`` / ``ValueError``
+    naming the bad one."""
+    if not isinstance(plan, Plan):
+        raise TypeError(f"plan must be a distlab.concepts.plans.Plan, got {type(plan).__name__}")
+    if not isinstance(calibration, Calibration):
+        raise TypeError(f"calibration must be a Calibration (from ping_pong_direct or "
+                        f"ping_pong), got {type(calibration).__name__}")
+    return checks.count("n", n, minimum=1), checks.count("itemsize", itemsize, minimum=1,
+                                                          maximum=16, limit="numpy's widest")
+
+
+def _check_measure(client, calibration, algorithms, sizes, repeats) -> tuple:
+    """The arguments a measurement shares, checked: ``(algorithms, sizes, repeats)``."""
+    check_client(client)
+    if not isinstance(calibration, Calibration):
+        raise TypeError(f"calibration must be a Calibration (from ping_pong_direct or "
+                        f"ping_pong), got {type(calibration).__name__}")
+    algorithms = checks.sequence("algorithms", algorithms)
+    if not algorithms:
+        raise ValueError("algorithms must name at least one algorithm")
+    algorithms = [checks.choice(f"algorithms[{i}]", a, ALGORITHMS)
+                  for i, a in enumerate(algorithms)]
+    return (algorithms, _check_sizes(sizes, 1),
+            checks.count("repeats", repeats, minimum=1, maximum=MAX_REPEATS))
 
 
 def make_array(n_bytes: int) -> np.ndarray:
-    """Runs on a worker: a float64 array of about ``n_bytes`` (at least one element)."""
+    """Runs on a worker: a float64 array of about ``n_bytes`` (at least one element).
+    A worker task, not a learner's function; raises nothing of its own."""
     return np.ones(max(1, n_bytes // 8))
 
 
-def two_workers(client) -> tuple[str, str]:
-    """The first two workers by address; ``ValueError`` when there are fewer."""
-    workers = worker_addresses(client)
-    if len(workers) < 2:
-        raise ValueError(f"a ping-pong needs at least 2 workers, the cluster has "
-                         f"{len(workers)}")
+def _two_workers(client) -> tuple[str, str]:
+    """The first two workers by address; ``RuntimeError`` when there are fewer."""
+    workers = worker_addresses(client, at_least=2)
     return workers[0], workers[1]
 
 
@@ -53,7 +97,11 @@ class Calibration:
     ``gamma`` (s per byte of arithmetic on a worker,
     γ of the α-β-γ model), ``fresh`` (s per byte to allocate a node's result and touch it
     the first time: page faults) and ``fixed`` (s a call costs on the workers whatever
-    it sends: reading the inputs, setting up, storing the results)."""
+    it sends: reading the inputs, setting up, storing the results).
+
+    A record that :func:`ping_pong_direct` and
+    :func:`~distlab.engines.calibrate_tasks.ping_pong` return; its fields are not
+    checked."""
     alpha: float
     beta: float
     overhead: float
@@ -79,7 +127,7 @@ class Calibration:
 DIRECT_PING_SIZES = (8, 256 * 1024, 4 * 1024 * 1024, 32 * 1024 * 1024)
 
 
-def bounce_plan(hops: int):
+def _bounce_plan(hops: int):
     """A plan that is not an all-reduce: node 0 sends its vector to node 1, which sends it
     back, ``hops`` messages in all, each replacing the receiver's copy."""
     rounds = tuple(Round((Transfer(k % 2, 1 - k % 2, (0, 1), "copy"),), "hop")
@@ -87,7 +135,7 @@ def bounce_plan(hops: int):
     return Plan("ping_pong", 2, 1, rounds, divide_by=None)
 
 
-def exchange_plan(rounds: int):
+def _exchange_plan(rounds: int):
     """A plan that is not an all-reduce: in every round nodes 0 and 1 send each other
     their whole vector at once, each replacing the receiver's copy."""
     both = (Transfer(0, 1, (0, 1), "copy"), Transfer(1, 0, (0, 1), "copy"))
@@ -115,14 +163,18 @@ def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
     smallest size, β by least squares through it); the same with chains of exchanges (two
     messages crossing) gives ``alpha_both`` and ``beta_both``, and their intercept at the
     smallest size, ``fixed``: a call's time on the workers beyond its rounds.
-    ``overhead`` is the client's cost around a call (:func:`call_overhead`); ``gamma``
-    and ``fresh`` are timed on a worker (:func:`local_seconds_per_byte`)."""
-    hops = checks.count("hops", hops, minimum=3)
-    repeats = checks.count("repeats", repeats, minimum=1)
-    sizes = sorted(int(s) for s in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError("sizes must hold at least two positive byte counts")
-    a, b = two_workers(client)
+    ``overhead`` is the client's cost around a call (:func:`_call_overhead`); ``gamma``
+    and ``fresh`` are timed on a worker (:func:`_local_seconds_per_byte`).
+
+    ``sizes``: at least two byte counts in [1, :data:`MAX_BYTES`]; ``hops`` an int in
+    [3, :data:`MAX_HOPS`]; ``repeats`` in [1, :data:`MAX_REPEATS`]. Raises ``TypeError`` /
+    ``ValueError`` naming a bad argument (a closed ``client`` included) and
+    ``RuntimeError`` with fewer than 2 workers."""
+    check_client(client)
+    hops = checks.count("hops", hops, minimum=3, maximum=MAX_HOPS)
+    repeats = checks.count("repeats", repeats, minimum=1, maximum=MAX_REPEATS)
+    sizes = sorted(_check_sizes(sizes, 2))
+    a, b = _two_workers(client)
     rows = []
     for size in sizes:
         n = max(1, size // 8)
@@ -136,8 +188,8 @@ def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
             return DirectFast(client).run(plan, inputs, Network()).worker_time
 
         row = {"bytes": n * 8}
-        for column, make in (("seconds_per_hop", bounce_plan),
-                             ("seconds_per_exchange", exchange_plan)):
+        for column, make in (("seconds_per_hop", _bounce_plan),
+                             ("seconds_per_exchange", _exchange_plan)):
             chain(make(many))                                 # warm the connections
             per_round, beyond = [], []
             for _ in range(repeats):
@@ -156,12 +208,12 @@ def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
     samples = pd.DataFrame(rows)
     alpha, beta = _fit(samples, "seconds_per_hop")
     alpha_both, beta_both = _fit(samples, "seconds_per_exchange")
-    gamma, fresh = client.run(local_seconds_per_byte, max(sizes), workers=[a])[a]
-    return Calibration(alpha, beta, call_overhead(client, [a, b]), samples, gamma=gamma,
+    gamma, fresh = client.run(_local_seconds_per_byte, max(sizes), workers=[a])[a]
+    return Calibration(alpha, beta, _call_overhead(client, [a, b]), samples, gamma=gamma,
                        fixed=setup, fresh=fresh, alpha_both=alpha_both, beta_both=beta_both)
 
 
-def local_seconds_per_byte(n_bytes: int = 16 * 2**20, repeats: int = 5) -> tuple:
+def _local_seconds_per_byte(n_bytes: int = 16 * 2**20, repeats: int = 5) -> tuple:
     """Runs on a worker: (γ, fresh), seconds per byte of ``out = a + b`` (as a node reduces
     a message into its result), and the extra seconds per byte when ``out`` is freshly
     allocated (as every call's result is: the page faults of touching it first). Best of
@@ -181,7 +233,7 @@ def local_seconds_per_byte(n_bytes: int = 16 * 2**20, repeats: int = 5) -> tuple
     return warm / (8 * n), max(cold - warm, 0.0) / (8 * n)
 
 
-def call_overhead(client, workers, repeats: int = 15) -> float:
+def _call_overhead(client, workers, repeats: int = 15) -> float:
     """Seconds a direct-engine ``allreduce`` call costs beyond its time on the workers:
     the client's checks, its messages to the workers and back, registering the results."""
     tiny = [submit_on(client, make_array, 8, worker=w, strict=True) for w in workers]
@@ -199,7 +251,11 @@ def call_overhead(client, workers, repeats: int = 15) -> float:
 def round_seconds(plan, n: int, itemsize: int, calibration: Calibration) -> np.ndarray:
     """Each round's α-β time on the calibrated cluster: α per message and β per byte of
     the busiest node (Hockney), with the one-way α and β for a round in which no node both
-    sends and receives, the crossing ones (``alpha_both``, ``beta_both``) otherwise."""
+    sends and receives, the crossing ones (``alpha_both``, ``beta_both``) otherwise.
+
+    ``n`` elements per node (an int ≥ 1), ``itemsize`` bytes each (1 to 16). Raises
+    ``TypeError`` / ``ValueError`` naming a bad argument."""
+    n, itemsize = _check_model(plan, n, calibration, itemsize)
     if plan.n_rounds == 0:
         return np.zeros(0)
     m_out, m_in, b_out, b_in, _ = round_bytes(plan, n, itemsize)
@@ -218,7 +274,9 @@ def predict_direct(plan, n: int, calibration: Calibration, itemsize: int = 8) ->
     rounds (:func:`round_seconds`), and γ per byte of arithmetic: what the busiest node
     reduces (the α-β-γ model of Thakur et al. 2005) and the division by N, one pass over
     the vector. ``predicted_call_s`` adds the client's overhead per call and the check of
-    the inputs (finite?), one more pass on every node at once."""
+    the inputs (finite?), one more pass on every node at once. Arguments and errors as
+    :func:`round_seconds`."""
+    n, itemsize = _check_model(plan, n, calibration, itemsize)
     if plan.n_rounds:
         _, _, _, _, reduced = round_bytes(plan, n, itemsize)
         busiest = float(reduced.sum(axis=0).max())
@@ -239,8 +297,14 @@ def measure_direct(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS
     algorithm and size (bytes per node), one node per worker, medians of ``repeats`` runs:
     ``call_s``, ``allreduce(...)`` from the client until the results are futures;
     ``on_workers_s``, the slowest node inside that call; ``ranks_s``, the same plan called
-    by the ranks themselves (:mod:`~distlab.engines.spmd`, no client in the way)."""
-    algorithms = [check_algorithm(a) for a in algorithms]
+    by the ranks themselves (:mod:`~distlab.engines.spmd`, no client in the way).
+
+    ``algorithms``: names from :data:`~distlab.engines.algorithms.EXACT_ALGORITHMS` (or
+    any of ``ALGORITHMS``); ``sizes`` byte counts in [1, :data:`MAX_BYTES`]; ``repeats``
+    in [1, :data:`MAX_REPEATS`]. Raises ``TypeError`` / ``ValueError`` naming a bad
+    argument (a closed ``client`` included)."""
+    algorithms, sizes, repeats = _check_measure(client, calibration, algorithms, sizes,
+                                                repeats)
     workers = worker_addresses(client)
     p = len(workers)
     rows = []

@@ -24,17 +24,20 @@ from distributed import wait
 
 from distlab import checks
 from distlab.concepts.cost import plan_time, round_bytes
-from distlab.engines.algorithms import EXACT_ALGORITHMS, check_algorithm, make_plan
-from distlab.engines.allreduce import allreduce
-from distlab.engines.calibrate import Calibration, make_array, two_workers
-from distlab.engines.tasks import critical_path, wait_pinned
-from distlab.engines.workers import submit_on, worker_addresses
+from distlab.engines.algorithms import EXACT_ALGORITHMS, make_plan
+from distlab.engines.allreduce import DASK_ENGINES, allreduce
+from distlab.engines.calibrate import (MAX_HOPS, MAX_REPEATS, Calibration,
+    _check_measure, _check_model, _check_sizes, _two_workers, make_array)
+from distlab.engines.tasks import _wait_pinned, critical_path
+from distlab.engines.workers import check_client, submit_on, worker_addresses
+
+__all__ = ["PING_SIZES", "ping_pong", "predict", "measure"]
 
 #: Sizes in bytes for the ping-pong: latency-bound to bandwidth-bound.
 PING_SIZES = (8, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024)
 
 
-def bounce(x):
+def _bounce(x):
     """Runs on a worker: hand the array on; the next hop's task fetches it from here."""
     return x
 
@@ -43,23 +46,25 @@ def _chain(client, x, hops: int, a: str, b: str) -> float:
     start = time.perf_counter()
     y = x
     for h in range(hops):
-        y = submit_on(client, bounce, y, worker=b if h % 2 == 0 else a, strict=True)
-    wait_pinned(client, [y], [a, b])
+        y = submit_on(client, _bounce, y, worker=b if h % 2 == 0 else a, strict=True)
+    _wait_pinned(client, [y], [a, b])
     return time.perf_counter() - start
 
 
 def ping_pong(client, sizes=PING_SIZES, hops: int = 8, repeats: int = 3) -> Calibration:
     """Time chains of 1 and ``hops`` hops at each size: the difference gives seconds per
     hop (fitted as ``t = α + s·β``, least squares on medians of ``repeats``), the rest is
-    the client's fixed overhead per call. About a second on 2 idle cores. Raises
-    ``TypeError`` / ``ValueError`` for bad arguments, ``ValueError`` with fewer than 2
-    workers."""
-    hops = checks.count("hops", hops, minimum=2)
-    repeats = checks.count("repeats", repeats, minimum=1)
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError("sizes must hold at least two positive byte counts")
-    a, b = two_workers(client)
+    the client's fixed overhead per call. About a second on 2 idle cores.
+
+    ``sizes``: at least two byte counts in [1, MAX_BYTES]; ``hops`` an int in [2,
+    MAX_HOPS]; ``repeats`` in [1, MAX_REPEATS] (:mod:`~distlab.engines.calibrate`). Raises
+    ``TypeError`` / ``ValueError`` naming a bad argument (a closed ``client`` included),
+    ``RuntimeError`` with fewer than 2 workers."""
+    check_client(client)
+    hops = checks.count("hops", hops, minimum=2, maximum=MAX_HOPS)
+    repeats = checks.count("repeats", repeats, minimum=1, maximum=MAX_REPEATS)
+    sizes = _check_sizes(sizes, 2)
+    a, b = _two_workers(client)
     rows, overheads = [], []
     for size in sizes:
         x = submit_on(client, make_array, size, worker=a, strict=True)
@@ -83,7 +88,9 @@ def predict(plan, n: int, calibration: Calibration, itemsize: int = 8) -> dict:
     """Two predictions for the task engine, in seconds: the plain α-β model of the plan
     (``predicted_s``), and the "tasks" model (``predicted_tasks_s``): the client's
     overhead, α per dependent task on the critical path of the engine's graph, and β per
-    byte of each round's busiest node."""
+    byte of each round's busiest node. Arguments and errors as
+    :func:`distlab.engines.calibrate.round_seconds`."""
+    n, itemsize = _check_model(plan, n, calibration, itemsize)
     network = calibration.network
     alpha_beta = plan_time(plan, n, itemsize, network)
     if plan.n_rounds == 0:
@@ -101,12 +108,18 @@ def measure(client, calibration: Calibration, algorithms=EXACT_ALGORITHMS,
     """Predicted against measured: one row per algorithm and message size (bytes per
     node), on ``n_nodes`` nodes (default: one per worker). Measured is the median wall
     time of ``repeats`` runs of the task engine (``dask_engine="tasks"``, which the "tasks"
-    model describes) on arrays already on the workers."""
-    algorithms = [check_algorithm(a) for a in algorithms]
+    model describes) on arrays already on the workers.
+
+    ``sizes``: byte counts in [1, MAX_BYTES]; ``repeats`` in [1, MAX_REPEATS];
+    ``n_nodes`` ``None`` or an int from 1 to the number of workers; ``dask_engine`` one of
+    ``allreduce``'s. Raises ``TypeError`` / ``ValueError`` naming a bad argument (a closed
+    ``client`` included)."""
+    algorithms, sizes, repeats = _check_measure(client, calibration, algorithms, sizes,
+                                                repeats)
+    checks.choice("dask_engine", dask_engine, DASK_ENGINES)
     workers = worker_addresses(client)
-    p = n_nodes or len(workers)
-    if p > len(workers):
-        raise ValueError(f"n_nodes={p} but the cluster has only {len(workers)} workers")
+    p = len(workers) if n_nodes is None else checks.count(
+        "n_nodes", n_nodes, minimum=1, maximum=len(workers), limit="the cluster's workers")
     rows = []
     for size in sizes:
         n = max(1, int(size) // 8)

@@ -27,12 +27,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from distlab import checks
 from distlab.concepts.cost import Network
 from distlab.concepts.kernel import SumOverflow
 from distlab.concepts.plans import Plan
 from distlab.engines import dask_private
 from distlab.engines.inputs import Inputs
 from distlab.engines.result import AllreduceResult, WorkerLost
+from distlab.engines.workers import check_client
 
 #: Seconds a node waits for one message before the call fails.
 DEFAULT_TIMEOUT = 120.0
@@ -254,8 +256,10 @@ class DirectEngine:
     name = "direct"
 
     def __init__(self, client, timeout: float = DEFAULT_TIMEOUT):
-        self.client = client
-        self.timeout = timeout
+        """Raises ``TypeError`` / ``ValueError`` for a client that is not an open
+        ``distributed.Client`` and for a ``timeout`` (seconds) that is not > 0."""
+        self.client = check_client(client)
+        self.timeout = checks.positive("timeout", timeout)
 
     def call(self, op: str, plan: Plan, plan_message, inputs: Inputs, abort_op: str,
              **extra):
@@ -283,14 +287,28 @@ class DirectEngine:
     def result(self, plan: Plan, inputs: Inputs, network: Network, replies: dict, futures,
                wall: float) -> AllreduceResult:
         """The result of a call that succeeded (plain inputs: values gathered)."""
-        values = None if inputs.futures else [np.asarray(v)
-                                              for v in self.client.gather(futures)]
+        values = None if inputs.futures else self.gather(futures, inputs.homes)
         seconds = per_node(replies, "seconds", plan.n_nodes, float)
         sent = per_node(replies, "sent", plan.n_nodes, np.int64)
         return AllreduceResult(plan, inputs, network, "dask", dask_engine=self.name,
                                values=values, futures=futures, wall_time=wall,
                                worker_time=float(seconds.max(initial=0.0)),
                                bytes_counted=sent)
+
+
+    def gather(self, futures, homes) -> list:
+        """The nodes' results, fetched from their workers. A worker killed between the end
+        of the call and this fetch takes its results with it: Dask cancels their futures,
+        and the caller gets :class:`~distlab.engines.result.WorkerLost` naming it (not
+        Dask's ``FutureCancelledError``, which says neither what nor where)."""
+        try:
+            return [np.asarray(v) for v in self.client.gather(futures)]
+        except dask_private.future_cancelled_error():
+            alive = set(self.client.nthreads())
+            gone = {h for h, f in zip(homes, futures) if f.status != "finished"} - alive
+            if not gone:
+                raise
+            raise WorkerLost(gone) from None
 
 
 def _ok(reply) -> bool:

@@ -5,24 +5,29 @@ a future's node lives on the worker that holds it (or where ``workers`` says, an
 engine fetches it there). Each call asks the scheduler once for what it needs (the worker
 list, or who holds the futures): about 0.2 ms on the embedded cluster, the price of
 keeping no state between calls.
+
+Nothing here is public: ``allreduce`` checks its arguments and calls :func:`_place`;
+:func:`describe` and :func:`read_input` are the engines' (the direct engines call them).
 """
 from __future__ import annotations
 
 from distributed import Future, wait
 
 from distlab.engines import dask_private
-from distlab.engines.inputs import Inputs, check_descriptions, describe_value, local_inputs
+from distlab.engines.inputs import Inputs, _check_descriptions, _describe_value, local_inputs
 from distlab.engines.workers import worker_addresses
 
+__all__: list[str] = []
 
-def is_future(value) -> bool:
+
+def _is_future(value) -> bool:
     return isinstance(value, Future)
 
 
-def check_futures(values: list, client) -> bool:
+def _check_futures(values: list, client) -> bool:
     """Whether ``values`` are futures: ``TypeError`` for a mix of futures and plain values,
     and for futures without the client they belong to."""
-    futures = [is_future(v) for v in values]
+    futures = [_is_future(v) for v in values]
     if any(futures) and not all(futures):
         raise TypeError("values must be all Futures or all plain values, not a mix")
     if all(futures) and client is None:
@@ -31,7 +36,7 @@ def check_futures(values: list, client) -> bool:
     return all(futures)
 
 
-def check_workers(workers, available: list[str], n_nodes: int) -> list[str] | None:
+def _check_workers(workers, available: list[str], n_nodes: int) -> list[str] | None:
     """``workers`` (one address per node) if every one is a worker of the cluster
     (``available``); ``TypeError`` / ``ValueError`` otherwise. ``None`` stays ``None``."""
     if workers is None:
@@ -49,7 +54,7 @@ def check_workers(workers, available: list[str], n_nodes: int) -> list[str] | No
     return workers
 
 
-def ready(futures: list) -> None:
+def _ready(futures: list) -> None:
     """Wait for future inputs to be in worker memory (no cost when they are), and raise a
     failed one's exception here."""
     if any(f.status != "finished" for f in futures):      # else no need to ask the loop
@@ -61,7 +66,7 @@ def ready(futures: list) -> None:
             raise ValueError(f"values[{i}] is a Future that is {f.status}, not finished")
 
 
-def homes_of(client, futures: list) -> list[str]:
+def _homes_of(client, futures: list) -> list[str]:
     """The worker holding each future (the first by address when several do)."""
     who = client.who_has(futures)
     homes = []
@@ -74,20 +79,20 @@ def homes_of(client, futures: list) -> list[str]:
     return homes
 
 
-def place(client, values: list, workers=None, futures: bool = False) -> Inputs:
+def _place(client, values: list, workers=None, futures: bool = False) -> Inputs:
     """The inputs of a call on the cluster, each node with its worker. Plain values are
     checked here (as :func:`~distlab.engines.inputs.local_inputs`); futures are waited
     for but not fetched, so their shape and dtype are left for the engine to learn.
     Raises ``ValueError`` when more nodes than workers are given without ``workers``."""
     n_nodes = len(values)
     if futures:
-        ready(values)
+        _ready(values)
         if workers is None:
-            return Inputs(tuple(values), None, None, tuple(homes_of(client, values)), True)
-        homes = check_workers(workers, worker_addresses(client), n_nodes)
+            return Inputs(tuple(values), None, None, tuple(_homes_of(client, values)), True)
+        homes = _check_workers(workers, worker_addresses(client), n_nodes)
         return Inputs(tuple(values), None, None, tuple(homes), True)
     available = worker_addresses(client)
-    homes = check_workers(workers, available, n_nodes)
+    homes = _check_workers(workers, available, n_nodes)
     if homes is None:
         if n_nodes > len(available):
             raise ValueError(f"values has {n_nodes} nodes but the cluster has only "
@@ -106,14 +111,14 @@ async def read_input(worker, source):
 
 
 async def _describe_here(keys_by_worker: dict, dask_worker=None) -> dict:
-    """Runs on each worker (``client.run``): ``describe_value`` of its nodes' inputs."""
-    return {node: describe_value(await dask_private.read_value(dask_worker, key))
+    """Runs on each worker (``client.run``): ``_describe_value`` of its nodes' inputs."""
+    return {node: _describe_value(await dask_private.read_value(dask_worker, key))
             for node, key in keys_by_worker[dask_worker.address].items()}
 
 
 def describe(client, inputs: Inputs) -> Inputs:
     """Future inputs with their shape and working dtype, read where they live
-    (:func:`~distlab.engines.inputs.describe_value`, by ``client.run``: one round trip
+    (:func:`~distlab.engines.inputs._describe_value`, by ``client.run``: one round trip
     through the scheduler, no task) and checked here: ``TypeError`` / ``ValueError`` as
     for plain values. Plain inputs, and inputs already described, are returned as they
     are."""
@@ -124,4 +129,4 @@ def describe(client, inputs: Inputs) -> Inputs:
         keys_by_worker.setdefault(home, {})[node] = future.key
     replies = client.run(_describe_here, keys_by_worker, workers=list(keys_by_worker))
     found = {int(node): d for reply in replies.values() for node, d in reply.items()}
-    return inputs.described(*check_descriptions([found[i] for i in range(inputs.n_nodes)]))
+    return inputs.described(*_check_descriptions([found[i] for i in range(inputs.n_nodes)]))

@@ -41,7 +41,7 @@ def progress(futures, *, label: str | None = None) -> None:
     are read. Raises ``TypeError`` unless ``futures`` is a non-empty list of futures and
     ``label`` ``None`` or a string.
     """
-    futures = list(futures)
+    futures = checks.sequence("futures", futures)
     if not futures or not all(isinstance(f, Future) for f in futures):
         raise TypeError("futures must be a non-empty list of distributed.Future objects")
     _check_label(label)

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from distlab.concepts.cost import Network, bytes_per_node, round_times
-from distlab.concepts.kernel import run_plan
+from distlab.concepts.kernel import _run_plan
 from distlab.concepts.plans import Plan
 from distlab.engines.inputs import Inputs
+
+__all__ = ["AllreduceResult", "WorkerLost", "Engine"]
 
 #: What :attr:`AllreduceResult.error` computes the true mean in: wider than float64 where
 #: the platform's long double is (x86: 64-bit mantissa), else float64.
@@ -41,6 +43,7 @@ class AllreduceResult:
     counted by the engine), ``error`` (how far from the true mean, see :attr:`error`).
 
     ``inputs`` must have a known shape and dtype (engines describe future inputs first).
+    A record the engines build; its arguments are not checked again here.
     """
 
     def __init__(self, plan: Plan, inputs: Inputs, network: Network, engine: str, *,
@@ -96,7 +99,7 @@ class AllreduceResult:
         values (gathered, for Dask inputs); the tests check the replay ends where the
         engine did."""
         if self._trace is None:
-            self._trace = trace_frame(self.plan, self.initial(), self.dtype, self.shape)
+            self._trace = _trace_frame(self.plan, self.initial(), self.dtype, self.shape)
         return self._trace
 
     @property
@@ -133,9 +136,9 @@ class AllreduceResult:
                 f"time={self.time:.3g} s)")
 
 
-def trace_frame(plan: Plan, initial: list[np.ndarray], dtype, shape: tuple) -> pd.DataFrame:
+def _trace_frame(plan: Plan, initial: list[np.ndarray], dtype, shape: tuple) -> pd.DataFrame:
     """The plan replayed on ``initial`` (flat buffers), as :attr:`AllreduceResult.trace`."""
-    _, snaps = run_plan(plan, initial, dtype, record=True)
+    _, snaps = _run_plan(plan, initial, dtype, record=True)
     labels = ["start"] + [r.label for r in plan.rounds]
     if plan.divide_by is not None:
         labels.append(f"local: divide by {plan.divide_by}")
@@ -165,7 +168,8 @@ class WorkerLost(RuntimeError):
 
 class Engine(Protocol):
     """Where a plan runs. ``name`` is what ``allreduce``'s ``dask_engine`` calls it
-    ("simulator" for the in-process one)."""
+    ("simulator" for the in-process one). An interface: ``run`` raises ``TypeError`` /
+    ``ValueError`` for bad inputs and :class:`WorkerLost` when a worker leaves."""
     name: str
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:

@@ -11,10 +11,12 @@ compares.
 from __future__ import annotations
 
 from distlab.concepts.cost import Network
-from distlab.concepts.kernel import run_plan
+from distlab.concepts.kernel import _run_plan
 from distlab.concepts.plans import Plan
 from distlab.engines.inputs import Inputs
 from distlab.engines.result import AllreduceResult
+
+__all__ = ["Simulator"]
 
 
 class Simulator:
@@ -22,7 +24,22 @@ class Simulator:
     name = "simulator"
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
-        """``inputs``: plain values (:func:`~distlab.engines.inputs.local_inputs`)."""
-        final, _ = run_plan(plan, list(inputs.values), inputs.dtype)
+        """``plan`` on ``inputs``: plain values, one per node of the plan
+        (:func:`~distlab.engines.inputs.local_inputs`), with α-β times on ``network``.
+        Raises ``TypeError`` for arguments of the wrong kind (naming it) and
+        ``ValueError`` when the plan is for another number of nodes."""
+        if not isinstance(plan, Plan):
+            raise TypeError(f"plan must be a distlab.concepts.plans.Plan, "
+                            f"got {type(plan).__name__}")
+        if not isinstance(inputs, Inputs) or inputs.futures:
+            raise TypeError("inputs must be plain Inputs from local_inputs(values), "
+                            f"got {type(inputs).__name__}")
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a distlab.concepts.cost.Network, "
+                            f"got {type(network).__name__}")
+        if inputs.n_nodes != plan.n_nodes:
+            raise ValueError(f"inputs must hold one value per node of the plan "
+                             f"({plan.n_nodes}), got {inputs.n_nodes}")
+        final, _ = _run_plan(plan, list(inputs.values), inputs.dtype)
         return AllreduceResult(plan, inputs, network, "simulator",
                                values=[f.reshape(inputs.shape) for f in final])

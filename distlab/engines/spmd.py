@@ -58,14 +58,21 @@ from distlab.concepts import plans
 from distlab.concepts.gossip import DEFAULT_TOLERANCE
 from distlab.concepts.kernel import block_bounds
 from distlab.engines import dask_private
-from distlab.engines.algorithms import EXACT_ALGORITHMS, check_algorithm, check_options, make_plan
+from distlab.engines.algorithms import (EXACT_ALGORITHMS, _check_options, check_algorithm,
+    make_plan)
 from distlab.engines.direct_call import Aborted, install
 from distlab.engines.direct_fast import FastDirectPlugin, runner_of
 from distlab.engines.direct_fast_plan import PlanOnWorker, plan_from, plan_spec
 from distlab.engines.inputs import as_node_array, working_dtype
 from distlab.engines.workers import submit_on, worker_addresses
 
+__all__ = ["OPS", "Group", "check_group", "run_ranks", "time_allreduce"]
+
 OPS = ("mean", "sum")
+#: The most bytes :func:`time_allreduce` sends per call, and the most calls it times:
+#: beyond them a timing would exhaust a worker's memory or run for hours.
+MAX_TIMED_BYTES = 256 * 2**20
+MAX_TIMED_REPEATS = 1000
 
 
 @lru_cache(maxsize=128)
@@ -78,7 +85,9 @@ def _plan(kind: str, p: int, *args) -> PlanOnWorker:
 
 class Group:
     """The ranks of one :func:`run_ranks` call, as seen by rank ``rank``. ``bytes_sent``
-    counts what this rank has sent so far."""
+    counts what this rank has sent so far. Built by :func:`run_ranks` (its arguments are
+    not checked here); each collective checks its own arguments and raises
+    ``TypeError`` / ``ValueError`` naming them, on every rank."""
 
     def __init__(self, rank: int, peers: list[str], group_id: str, timeout: float):
         self.rank = rank
@@ -145,7 +154,7 @@ class Group:
 
         def check():
             check_algorithm(algorithm)
-            check_options(tolerance, seed, self_weight)
+            _check_options(tolerance, seed, self_weight)
             checks.choice("op", op, OPS)
             if op == "sum" and algorithm not in EXACT_ALGORITHMS:
                 raise ValueError(f"op='sum' needs an exact algorithm "
@@ -288,7 +297,13 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
     first that is not an :class:`Aborted` echo of another rank's failure). ``fn`` is
     pickled as Dask pickles any task: by value when defined in a notebook or script, by
     name when imported from a module the workers can import. ``timeout``: seconds a rank
-    waits for one message before failing."""
+    waits for one message before failing.
+
+    Raises ``TypeError`` / ``ValueError`` naming a bad argument (``client`` an open
+    ``distributed.Client``: "the client is closed" after ``client.close()``; ``fn``
+    callable; ``workers`` distinct addresses of this cluster; ``timeout`` a finite number
+    of seconds > 0), ``RuntimeError`` when the cluster has no worker, and the first
+    failed rank's exception."""
     if not callable(fn):
         raise TypeError(f"fn must be a function taking the group first, got "
                         f"{type(fn).__name__}")
@@ -299,6 +314,8 @@ def run_ranks(client, fn, *args, workers=None, timeout: float = 60.0, **kwargs) 
     if isinstance(workers, str) or not hasattr(workers, "__iter__"):
         raise TypeError("workers must be a list of worker addresses, one per rank")
     workers = list(workers)
+    if not all(isinstance(w, str) for w in workers):
+        raise TypeError("workers must be a list of worker addresses (strings), one per rank")
     if not workers:
         raise ValueError("workers must name at least one worker (the cluster has none?)")
     if len(set(workers)) != len(workers) or not set(workers) <= set(available):
@@ -331,7 +348,15 @@ def time_allreduce(group: Group, n_bytes: int, algorithm: str, repeats: int) -> 
     """This rank's seconds of each of ``repeats`` calls on a float64 vector of ``n_bytes``
     (after one warm-up), every call started together (a barrier), as
     :func:`distlab.engines.torch_gloo.time_allreduce` times gloo. Take the slowest rank's time per
-    call, then the median."""
+    call, then the median. A rank's job, for :func:`run_ranks`: ``n_bytes`` an int in
+    [1, :data:`MAX_TIMED_BYTES`], ``algorithm`` one of ``ALGORITHMS``, ``repeats`` in [1,
+    :data:`MAX_TIMED_REPEATS`]; raises ``TypeError`` / ``ValueError`` naming a bad one
+    (on every rank alike, before any collective)."""
+    check_group(group)
+    n_bytes = checks.count("n_bytes", n_bytes, minimum=1, maximum=MAX_TIMED_BYTES,
+                           limit="half a worker's default memory")
+    check_algorithm(algorithm)
+    repeats = checks.count("repeats", repeats, minimum=1, maximum=MAX_TIMED_REPEATS)
     x = np.full(max(1, n_bytes // 8), float(group.rank))
     group.allreduce(x, algorithm)
     times = []

@@ -35,13 +35,15 @@ from distlab.concepts.plans import Plan
 from distlab.engines.inputs import Inputs
 from distlab.engines.placement import describe
 from distlab.engines.result import AllreduceResult, WorkerLost
-from distlab.engines.workers import submit_on
+from distlab.engines.workers import check_client, submit_on
+
+__all__ = ["Tasks", "critical_path"]
 
 #: Seconds between the client's checks, while it waits, that the call's workers are there.
 POLL_SECONDS = 0.5
 
 
-def wait_pinned(client: Client, futures, homes, poll: float = POLL_SECONDS) -> None:
+def _wait_pinned(client: Client, futures, homes, poll: float = POLL_SECONDS) -> None:
     """``distributed.wait`` for tasks pinned to ``homes`` with ``allow_other_workers=
     False``, which can never run if one of those workers leaves the cluster (killed for
     its memory, say: its nanny restarts it at another address). Every ``poll`` seconds,
@@ -64,7 +66,7 @@ def wait_pinned(client: Client, futures, homes, poll: float = POLL_SECONDS) -> N
             raise failure
 
 
-def submit_plan(client: Client, plan: Plan, sources: list[Future], homes: list[str], dtype,
+def _submit_plan(client: Client, plan: Plan, sources: list[Future], homes: list[str], dtype,
                 shape: tuple, scale: int = 0) -> list[Future]:
     """Submit ``plan`` on the cluster, node i's tasks pinned to ``homes[i]`` starting from
     ``sources[i]`` (a future of its flat or shaped value, already checked); returns one
@@ -106,11 +108,13 @@ def submit_plan(client: Client, plan: Plan, sources: list[Future], homes: list[s
 
 
 class Tasks:
-    """The engine of ``allreduce(..., client, dask_engine="tasks")``."""
+    """The engine of ``allreduce(..., client, dask_engine="tasks")``. ``client``: an open
+    ``distributed.Client`` (``TypeError`` / ``ValueError`` otherwise, as
+    :func:`~distlab.engines.workers.check_client`)."""
     name = "tasks"
 
     def __init__(self, client: Client):
-        self.client = client
+        self.client = check_client(client)
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
         """Plain inputs are scattered to their homes first, future inputs described there
@@ -141,9 +145,9 @@ class Tasks:
         finished future per node, or the failure raised (the graph cancelled)."""
         client, scale = self.client, 0
         while True:
-            finals = submit_plan(client, plan, sources, inputs.homes, inputs.dtype,
+            finals = _submit_plan(client, plan, sources, inputs.homes, inputs.dtype,
                                  inputs.shape, scale)
-            wait_pinned(client, finals, inputs.homes)
+            _wait_pinned(client, finals, inputs.homes)
             failed = [f for f in finals if f.status != "finished"]
             if not failed:
                 return finals
@@ -161,7 +165,10 @@ class Tasks:
 def critical_path(plan: Plan) -> np.ndarray:
     """Dependent tasks per round on the critical path of :func:`run`'s graph: 1 for the
     receiver's task, plus 1 when the chunk must first be cut out on the sender. Returns
-    one count per round, plus a last entry for a final step that could not be fused."""
+    one count per round, plus a last entry for a final step that could not be fused.
+    Raises ``TypeError`` unless ``plan`` is a :class:`~distlab.concepts.plans.Plan`."""
+    if not isinstance(plan, Plan):
+        raise TypeError(f"plan must be a distlab.concepts.plans.Plan, got {type(plan).__name__}")
     whole = (0, plan.blocks)
     depth = [0] * plan.n_nodes
     per_round = []

@@ -38,8 +38,8 @@ import time
 
 import numpy as np
 
-from distlab.checks import count, number, positive
-from distlab.engines.torch_ranks import PortTaken, free_port, launch
+from distlab.checks import count, flag, number, positive
+from distlab.engines.torch_ranks import _launch, _PortTaken, free_port
 
 __all__ = ["available", "run_ranks", "allreduce_example", "allreduce_mean", "time_allreduce",
            "median_seconds", "check_values", "free_port", "JOBS", "INSTALL_COMMAND",
@@ -73,7 +73,9 @@ def available() -> bool:
 
 def allreduce_mean(rank: int, world_size: int, values, group=None) -> float:
     """Rank ``rank`` contributes ``values[rank]``; returns what it holds afterwards:
-    (1/N) Σ_j values[j], computed by gloo's all-reduce (a sum) and a local divide."""
+    (1/N) Σ_j values[j], computed by gloo's all-reduce (a sum) and a local divide.
+    A rank's job: ``values`` is checked by :func:`allreduce_example` before any rank
+    starts; raises ``ValueError`` when it does not hold one number per rank."""
     import torch
     import torch.distributed as dist
 
@@ -88,7 +90,8 @@ def allreduce_mean(rank: int, world_size: int, values, group=None) -> float:
 def median_seconds(run, repeats: int, group=None) -> float:
     """Runs in every rank of ``group``: the median wall time (s) of ``run()`` over
     ``repeats`` calls, after one warm-up call, every call started together on all ranks
-    (a barrier) and counted as the slowest rank's (an all-reduce of the maximum)."""
+    (a barrier) and counted as the slowest rank's (an all-reduce of the maximum).
+    Runs inside a rank's job; raises what ``run()`` raises."""
     import torch
     import torch.distributed as dist
 
@@ -107,7 +110,12 @@ def median_seconds(run, repeats: int, group=None) -> float:
 def time_allreduce(rank: int, world_size: int, sizes=(8, 1 << 20),
                    repeats: int = 5, group=None) -> dict:
     """Median seconds of one gloo ``all_reduce`` (sum, then the divide) of a float64
-    tensor of each size in bytes."""
+    tensor of each size in bytes. A rank's job: ``sizes`` byte counts, ``repeats`` an
+    int ≥ 1; raises ``TypeError`` / ``ValueError`` naming a bad one, on every rank alike,
+    before any collective."""
+    sizes = [count(f"sizes[{i}]", s, minimum=1, maximum=2**30, limit="1 GiB per rank")
+             for i, s in enumerate(sizes)]
+    repeats = count("repeats", repeats, minimum=1, maximum=1000)
     import torch
     import torch.distributed as dist
 
@@ -130,15 +138,16 @@ def _job_function(job):
     interpreter can import by its module and name."""
     if isinstance(job, str):
         if job not in _JOB_FUNCTIONS:
-            raise ValueError(f"unknown job {job!r}; known jobs: {', '.join(JOBS)}, or a "
-                             "function defined at the top level of a module")
+            raise ValueError(f"jobs names an unknown job {job!r}; known jobs: "
+                             f"{', '.join(JOBS)}, or a function defined at the top level "
+                             "of a module")
         return job, _JOB_FUNCTIONS[job]
     if not callable(job):
-        raise TypeError(f"a job must be a name or (name, kwargs[, ranks]), got {job!r}")
+        raise TypeError(f"jobs: a job must be a name or (name, kwargs[, ranks]), got {job!r}")
     module, qualname = getattr(job, "__module__", None), getattr(job, "__qualname__", "")
     if module in (None, "__main__") or "<" in qualname or "." in qualname:
-        raise TypeError(f"job {qualname or job!r} must be a function defined at the top "
-                        "level of an importable module: each rank imports it by name")
+        raise TypeError(f"jobs: job {qualname or job!r} must be a function defined at the "
+                        "top level of an importable module: each rank imports it by name")
     return job.__name__, job
 
 
@@ -152,9 +161,13 @@ def _check_jobs(jobs, world_size: int) -> list[tuple]:
                         f"({', '.join(JOBS)}) or a module-level function")
     out = []
     for job in jobs:
+        if not (isinstance(job, (str, list, tuple)) or callable(job)):
+            raise TypeError(f"jobs: a job must be a name or (name, kwargs[, ranks]), "
+                            f"got {job!r}")
         job = (job,) if isinstance(job, str) or callable(job) else tuple(job)
         if not 1 <= len(job) <= 3:
-            raise TypeError(f"a job must be a name or (name, kwargs[, ranks]), got {job!r}")
+            raise TypeError(f"jobs: a job must be a name or (name, kwargs[, ranks]), "
+                            f"got {job!r}")
         name, function = _job_function(job[0])
         kwargs = job[1] if len(job) > 1 else {}
         n = job[2] if len(job) > 2 else world_size
@@ -187,7 +200,9 @@ def run_ranks(jobs, world_size: int = 2, *, timeout: float = DEFAULT_TIMEOUT,
     job name (a function's ``__name__``): its result, ...}`` (a rank outside a job's
     ranks has no entry for it).
     Raises ``RuntimeError`` with the failing rank's traceback if a rank fails,
-    ``TimeoutError`` after ``timeout`` seconds, ``ModuleNotFoundError`` with
+    ``TimeoutError`` after ``timeout`` seconds, ``TypeError`` / ``ValueError`` naming a
+    bad argument (``world_size`` 1 to 16, ``timeout`` > 0, ``progress`` a bool, ``jobs``
+    as above) before anything starts, ``ModuleNotFoundError`` with
     :data:`INSTALL_HINT` if PyTorch is missing. Every process is joined (or, after a
     failure, killed) before this returns. ``progress`` draws a bar of the ranks' steps (in
     a notebook)."""
@@ -195,6 +210,7 @@ def run_ranks(jobs, world_size: int = 2, *, timeout: float = DEFAULT_TIMEOUT,
     if not 1 <= world_size <= 16:
         raise ValueError(f"world_size must be between 1 and 16 processes, got {world_size}")
     timeout = positive("timeout", timeout)
+    flag("progress", progress)
     jobs = _check_jobs(jobs, world_size)
     if not available():
         raise ModuleNotFoundError(INSTALL_HINT)
@@ -206,9 +222,9 @@ def run_ranks(jobs, world_size: int = 2, *, timeout: float = DEFAULT_TIMEOUT,
     else:
         bar = None
     try:
-        return launch(jobs, world_size, timeout, bar)
-    except PortTaken:                        # another program took the free port first
-        return launch(jobs, world_size, timeout, bar)
+        return _launch(jobs, world_size, timeout, bar)
+    except _PortTaken:                       # another program took the free port first
+        return _launch(jobs, world_size, timeout, bar)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,7 +233,8 @@ def run_ranks(jobs, world_size: int = 2, *, timeout: float = DEFAULT_TIMEOUT,
 
 def allreduce_example(values=(10, 20, 30), *, timeout: float = DEFAULT_TIMEOUT) -> list[float]:
     """The document's example with PyTorch: one process per node, node i holding
-    ``values[i]``; returns what each rank holds after the all-reduce."""
+    ``values[i]``; returns what each rank holds after the all-reduce. Raises as
+    :func:`check_values` and :func:`run_ranks`."""
     values = check_values(values)
     ranks = run_ranks([("allreduce_mean", {"values": values})], world_size=len(values),
                       timeout=timeout)

@@ -1,8 +1,8 @@
 """Spawning torch.distributed ranks: one gloo process group over loopback, and its end.
 
-:func:`launch` starts ``world_size`` fresh interpreters (``spawn``, as
+:func:`_launch` starts ``world_size`` fresh interpreters (``spawn``, as
 ``torch.multiprocessing.spawn`` and ``torchrun`` do), each of which joins the group
-through a TCP store on 127.0.0.1 (:func:`rank_main`), runs the jobs it was given and
+through a TCP store on 127.0.0.1 (:func:`_rank_main`), runs the jobs it was given and
 reports every step to the parent through a queue. The parent draws the progress, and on
 any failure reports the first cause (not the peers' echoes of it), kills the ranks that
 are left (they would wait forever in a collective) and joins every process before it
@@ -19,11 +19,22 @@ import socket
 import time
 import traceback
 
+from distlab import checks
+
+__all__ = ["free_port"]
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nobody listens on right now (the OS picks it)."""
+    """A TCP port that nobody listens on right now on ``host`` (an IPv4 address or name
+    of this machine; the OS picks the port). Raises ``TypeError`` / ``ValueError`` naming
+    ``host`` when it is not a string or not an address this machine can listen on."""
+    checks.text("host", host)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
+        try:
+            s.bind((host, 0))
+        except OSError as exc:
+            raise ValueError(f"host must be an address of this machine, got {host!r}: "
+                             f"{exc}") from None
         return s.getsockname()[1]
 
 
@@ -40,7 +51,7 @@ def _loopback_interface() -> str | None:
 
 
 
-def rank_main(rank: int, world_size: int, port: int, jobs, results, spawned_at) -> None:
+def _rank_main(rank: int, world_size: int, port: int, jobs, results, spawned_at) -> None:
     """The body of every spawned process: join the group, run the jobs, leave the group.
     ``jobs``: ``(name, function, kwargs, ranks)`` tuples, checked by the caller.
     A job meant for the first n < world_size ranks runs in a subgroup of those ranks; the
@@ -79,13 +90,13 @@ def rank_main(rank: int, world_size: int, port: int, jobs, results, spawned_at) 
         results.put((rank, "error", traceback.format_exc()))
 
 
-class PortTaken(RuntimeError):
+class _PortTaken(RuntimeError):
     """Rank 0 could not listen on the port chosen: try once more with a new one."""
 
 
-def launch(jobs, world_size: int, timeout: float, bar=None) -> list[dict]:
+def _launch(jobs, world_size: int, timeout: float, bar=None) -> list[dict]:
     """Run ``jobs`` on ``world_size`` spawned ranks; each rank's results, in rank order.
-    Raises ``PortTaken`` if rank 0 could not listen on the port (try again),
+    Raises ``_PortTaken`` if rank 0 could not listen on the port (try again),
     ``RuntimeError`` with the failing rank's traceback, ``TimeoutError`` after
     ``timeout`` seconds. ``bar``: a progress bar with ``update(steps done)``."""
     import multiprocessing
@@ -94,7 +105,7 @@ def launch(jobs, world_size: int, timeout: float, bar=None) -> list[dict]:
     results = context.Queue()
     port = free_port()
     spawned_at = time.time()
-    processes = [context.Process(target=rank_main,
+    processes = [context.Process(target=_rank_main,
                                  args=(r, world_size, port, jobs, results, spawned_at),
                                  name=f"torch-rank-{r}", daemon=True)
                  for r in range(world_size)]
@@ -118,7 +129,7 @@ def launch(jobs, world_size: int, timeout: float, bar=None) -> list[dict]:
             if status == "error":
                 rank, payload = _first_cause(rank, payload, results)
                 if "EADDRINUSE" in payload or "Address already in use" in payload:
-                    raise PortTaken(payload)
+                    raise _PortTaken(payload)
                 raise RuntimeError(f"PyTorch rank {rank} failed:\n{payload}")
             if status == "step":
                 done += 1

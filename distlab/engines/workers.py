@@ -15,6 +15,14 @@ from contextlib import contextmanager
 
 from distributed import Client
 
+from distlab import checks
+
+__all__ = ["check_client", "worker_addresses", "submit_on", "kill_worker", "wait_for_workers"]
+
+#: The most workers :func:`wait_for_workers` waits for: more than any cluster this book
+#: runs on; a larger count is a mistake that would only wait out the timeout.
+MAX_WORKERS = 4096
+
 
 def check_client(client, name: str = "client") -> Client:
     """``client`` if it is an open ``distributed.Client``.
@@ -35,7 +43,12 @@ def worker_addresses(client, *, at_least: int = 1) -> list[str]:
 
     ``client.nthreads()`` asks the scheduler; ``client.scheduler_info()`` may return the
     client's cache, which Dask's periodic refresh can leave without workers.
+
+    Raises ``TypeError`` / ``ValueError`` for a bad ``client`` (:func:`check_client`) or
+    ``at_least`` (an int in [0, :data:`MAX_WORKERS`]).
     """
+    at_least = checks.count("at_least", at_least, maximum=MAX_WORKERS,
+                            limit="more workers than any cluster this book runs on")
     workers = sorted(check_client(client).nthreads())
     if len(workers) < at_least:
         raise RuntimeError(f"the cluster has {len(workers)} worker(s); this needs at least "
@@ -48,7 +61,16 @@ def submit_on(client, func, *args, worker: str, strict: bool = False, **kwargs):
 
     A loose pin (the default) lets the task run elsewhere if its worker has died, instead
     of waiting forever; ``strict=True`` keeps it on that worker (bytes must move there).
+
+    Raises ``TypeError`` / ``ValueError`` for a bad ``client`` (:func:`check_client`), a
+    ``func`` that is not callable, a ``worker`` that is not an address string or a
+    ``strict`` that is not a bool (cheap checks: this runs once per task).
     """
+    check_client(client)
+    if not callable(func):
+        raise TypeError(f"func must be callable, got {type(func).__name__}")
+    checks.text("worker", worker)
+    checks.flag("strict", strict)
     return client.submit(func, *args, workers=[worker], allow_other_workers=not strict,
                          pure=False, **kwargs)
 
@@ -77,7 +99,9 @@ def kill_worker(client, address: str, *, timeout: float = 60.0,
     """SIGKILL the worker process at ``address``; return once the scheduler has removed it
     and (``wait_for_replacement``) its Nanny has brought the cluster back to its size.
 
-    Raises ``ValueError`` if ``address`` is not one of the cluster's workers (at once, not
+    Raises ``TypeError`` / ``ValueError`` for a bad ``client`` (:func:`check_client`),
+    ``timeout`` (a finite number of seconds > 0) or ``wait_for_replacement`` (a bool),
+    ``ValueError`` if ``address`` is not one of the cluster's workers (at once, not
     after a timeout) and ``TimeoutError`` if the scheduler does not notice the loss, or
     the cluster does not get its worker back, within ``timeout`` seconds.
 
@@ -87,6 +111,9 @@ def kill_worker(client, address: str, *, timeout: float = 60.0,
     """
     import dask
 
+    checks.text("address", address)
+    timeout = checks.positive("timeout", timeout)
+    checks.flag("wait_for_replacement", wait_for_replacement)
     before = worker_addresses(client)
     if address not in before:
         raise ValueError(f"address must be one of the cluster's workers {before}; "
@@ -106,8 +133,14 @@ def kill_worker(client, address: str, *, timeout: float = 60.0,
 def wait_for_workers(client, n: int, *, timeout: float = 60.0) -> None:
     """Wait until the cluster has ``n`` workers (a Nanny restarting a killed one).
 
-    Raises ``TimeoutError`` naming ``n`` and what is there when ``timeout`` runs out.
+    Raises ``TypeError`` / ``ValueError`` for a bad ``client`` (:func:`check_client`),
+    ``n`` (an int in [1, :data:`MAX_WORKERS`]) or ``timeout`` (a finite number of seconds
+    > 0), and ``TimeoutError`` naming ``n`` and what is there when ``timeout`` runs out.
     """
+    check_client(client)
+    n = checks.count("n", n, minimum=1, maximum=MAX_WORKERS, limit="more workers than any "
+                     "cluster this book runs on")
+    timeout = checks.positive("timeout", timeout)
     try:
         client.wait_for_workers(n, timeout=timeout)
     except TimeoutError:

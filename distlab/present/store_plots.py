@@ -38,14 +38,14 @@ def timeline_plot(run: "stores.Run", start_ms: float = 0, end_ms: float | None =
     operation that takes time is a bar, an instantaneous one a tick; writes blue, reads
     green, the operations in ``mark`` red, operations that timed out hatched grey; faults
     in the window as dotted lines. (A client whose operation timed out carries on as a new
-    process, c0 → c0'.) ``run`` what ``stores.run`` returned, 0 ≤ ``start_ms`` <
-    ``end_ms`` (finite; default: the last completion), ``mark`` a list of the run's
+    process, c0 → c0'.) ``run`` what ``stores.run`` returned, ``start_ms`` <
+    ``end_ms`` (finite; a window may open before time 0; default end: the last completion), ``mark`` a list of the run's
     operations; ``TypeError``/``ValueError`` naming the argument otherwise."""
     if not isinstance(run, stores.Run):
         raise TypeError(f"run must be what stores.run returned, got {type(run).__name__}")
     timeout = run.config.timeout * 1000
     done = [o for o in run.history if o.complete is not None]
-    start_ms = checks.number("start_ms", start_ms, minimum=0)
+    start_ms = checks.number("start_ms", start_ms)
     if end_ms is None:
         end_ms = max((o.complete for o in done), default=start_ms + 1)
     end_ms = checks.number("end_ms", end_ms, minimum=start_ms, strict=True)
