@@ -191,18 +191,21 @@ def ping_pong_direct(client, sizes=DIRECT_PING_SIZES, hops: int = 10,
         for column, make in (("seconds_per_hop", _bounce_plan),
                              ("seconds_per_exchange", _exchange_plan)):
             chain(make(many))                                 # warm the connections
-            per_round, beyond = [], []
-            for _ in range(repeats):
+            per_round, short = [], []
+            # the smallest size sets the intercept below, a difference of two noisy
+            # times: three times the samples there (its chains take milliseconds)
+            for _ in range(repeats * (3 if size == sizes[0] else 1)):
                 few, lots = chain(make(2)), chain(make(many))
                 per_round.append(max((lots - few) / (many - 2), 1e-9))
-                beyond.append(few - 2 * per_round[-1])
+                short.append(few)
             row[column] = float(np.median(per_round))
         if size == sizes[0]:
             # what a call costs on the workers beyond its rounds (the intercept): reading
             # the inputs, setting up, storing the results, and the workers starting apart
             # (the client's messages reach them one after the other), which a node
-            # waiting for its peer's first message pays
-            setup = max(float(np.median(beyond)), 0.0)
+            # waiting for its peer's first message pays. Medians of each part, not of
+            # per-sample differences, whose noise clipped it to 0 in one bench run.
+            setup = max(float(np.median(short)) - 2 * row[column], 0.0)
         rows.append(row)
         del placed
     samples = pd.DataFrame(rows)

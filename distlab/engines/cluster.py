@@ -242,7 +242,7 @@ class MemoryAboveFootprint(WorkerPlugin):
     name = "distlab-memory-above-footprint"
 
     def setup(self, worker):
-        manager = worker.memory_manager
+        manager = dask_private.memory_manager(worker)
         footprint = _footprint()
         for attribute, key in _WORKER_THRESHOLDS.items():
             setattr(manager, attribute, _shifted(key, footprint, manager.memory_limit))
@@ -254,9 +254,8 @@ def _count_memory_above_footprint(client: Client) -> None:
     keeps its threshold when it restarts its worker)."""
     client.register_plugin(MemoryAboveFootprint())
     footprints = client.run(_footprint)
-    for nanny in client.cluster.workers.values():
-        manager = nanny.memory_manager
-        footprint = footprints.get(nanny.worker_address)
+    for address, manager in dask_private.nanny_memory_managers(client).items():
+        footprint = footprints.get(address)
         if footprint is not None:
             manager.memory_terminate_fraction = _shifted(
                 "terminate", footprint, manager.memory_limit)

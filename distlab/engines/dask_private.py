@@ -207,6 +207,20 @@ def scheduler_address(client) -> str:
     return client.scheduler.address
 
 
+def memory_manager(worker):
+    # a worker's memory manager holds the spill/pause fractions that Dask read from its
+    # config at start (distributed.worker.memory.*); no public API changes them later
+    return worker.memory_manager
+
+
+def nanny_memory_managers(client) -> dict:
+    # the embedded cluster's nannies (in this process) by their worker's address, each with
+    # the memory manager that holds its restart fraction; LocalCluster.workers is not
+    # documented, and the fraction has no public setter
+    return {nanny.worker_address: nanny.memory_manager
+            for nanny in client.cluster.workers.values()}
+
+
 def future_cancelled_error() -> type:
     # what a cancelled or lost future raises; the class is not exported by distributed
     from distributed.client import FutureCancelledError
