@@ -14,12 +14,15 @@ import pytest
 
 from distlab.apps import stores
 from distlab.apps.data_sync import local_writes, replay
-from distlab.concepts import linearizability, partitioning, plans, scaling, sizing
+from distlab.concepts import (availability, linearizability, memory, partitioning, pipeline,
+                              plans, scaling, sizing)
 from distlab.concepts.cost import Network, cost_summary, lower_bound_bytes
-from distlab.present import exercise_checks, exercise_cluster_checks, exercise_solutions, exercises
+from distlab.concepts.sessions import check_sessions
+from distlab.present import (exercise_checks, exercise_cluster_checks, exercise_model_checks,
+                             exercise_solutions, exercises)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-CHAPTERS = [f"{i:02d}" for i in range(10)]
+CHAPTERS = [f"{i:02d}" for i in range(11)]
 CODING = [i for i in exercises.all_ids() if exercises.get(i).style == "coding"]
 ON_CLUSTER = {"05.average-futures", "07.ddp-step", "11.capstone"}
 LOCAL = [i for i in CODING if i not in ON_CLUSTER]
@@ -68,7 +71,7 @@ def test_every_chapter_has_a_prediction_and_a_coding_exercise():
     for chapter in CHAPTERS:
         styles = {exercises.get(i).style for i in exercises.all_ids(chapter)}
         assert {"predict", "coding"} <= styles, chapter
-    assert len(CODING) == 11 and {"09.quorum", "09.amdahl"}.isdisjoint(exercises.all_ids())
+    assert len(CODING) == 14 and {"09.quorum", "09.amdahl"}.isdisjoint(exercises.all_ids())
 
 
 @pytest.mark.parametrize("exercise_id", LOCAL)
@@ -144,6 +147,17 @@ def star_rounds(p):
     ("08.autotune", lambda p, n_bytes, network: "butterfly", "return one of star"),
     ("09.linearizable", lambda history: True, "is not linearizable; you said True"),
     ("09.linearizable", lambda history: 1, "return True or False"),
+    ("02.replicas", lambda mtbf, mttr, nines, need: exercise_solutions.replicas_for(
+        mtbf, mttr, nines, "any"), "5 nines, majority: you say 3 replicas (3.53 nines): too few"),
+    ("02.replicas", lambda mtbf, mttr, nines, need: 99, "fewer would do"),
+    ("02.sessions", lambda history, versions: [], "you did not report it"),
+    ("02.sessions", lambda history, versions: [("read your writes", o) for o in history
+                                               if o.kind == "read"], "yet you report it"),
+    ("02.sessions", lambda history, versions: ["read your writes"], "must be a pair"),
+    ("10.capped-1f1b", lambda p, m, cap: pipeline.one_f_one_b(p, m), "holds 2 micro-batches'"),
+    ("10.capped-1f1b", lambda p, m, cap: exercise_solutions.capped_one_f_one_b(p, m, 1),
+     "1F1B within the cap takes"),
+    ("10.capped-1f1b", lambda p, m, cap: [["F0"]], "must be a list of Step"),
 ])
 def test_typical_mistakes_fail_with_a_message_that_says_why(exercise_id, answer, message):
     feedback = exercises.check(exercise_id, answer)
@@ -313,3 +327,46 @@ def test_the_capstone_on_the_cluster(client):
     from distlab.apps.capstone_exercise import reference_plan
     feedback = exercises.check("11.capstone", reference_plan)
     assert feedback.correct, feedback.message
+
+
+# --- the exercises of 02.1, 02.2 and 10 (distlab.present.exercise_model_checks) --------------
+
+def per_process_sessions(history, versions):
+    """A typical mistake: c0' (c0 after a timeout) taken for another client."""
+    renamed = {op: op.process.replace("'", "+") for op in history}
+    found = exercise_solutions.session_violations(
+        [linearizability.Op(renamed[op], op.kind, op.value, op.invoke, op.complete)
+         for op in history], versions)
+    back = {(renamed[op], op.kind, op.value, op.invoke): op for op in history}
+    return [(g, back[(op.process, op.kind, op.value, op.invoke)]) for g, op in found]
+
+
+def test_model_checks_catch_a_session_that_ends_at_a_timeout():
+    feedback = exercises.check("02.sessions", per_process_sessions)
+    assert not feedback.correct and "a session across a timeout" in feedback.message
+
+
+def test_model_checks_reference_solutions_agree_with_the_package():
+    for mtbf, mttr, nines, need in exercise_model_checks.REPLICA_CASES:
+        expected = exercise_model_checks.fewest_replicas(mtbf, mttr, nines, need)
+        assert exercise_solutions.replicas_for(mtbf, mttr, nines, need) == expected
+        a = availability.availability(mtbf, mttr)     # no case decided by float rounding
+        assert all(abs(exercise_model_checks.service_nines(a, n, need) - nines) > 0.005
+                   for n in range(1, expected + 1))
+    for label, history, versions in exercise_model_checks.session_cases():
+        verdict = {(v.guarantee, v.read) for v in
+                   check_sessions(history, versions, session=stores.client_of).violations}
+        assert set(exercise_solutions.session_violations(list(history), versions)) == verdict, label
+    for p, m in exercise_model_checks.PIPE_SIZES:
+        for cap in (1, 2, p, p + 1):
+            order = exercise_solutions.capped_one_f_one_b(p, m, cap)
+            assert max(pipeline.peak_in_flight(order)) <= cap
+        assert exercise_solutions.capped_one_f_one_b(p, m, p) == pipeline.one_f_one_b(p, m)
+
+
+def test_chapter_10_predictions_are_what_the_package_computes():
+    idle = [pipeline.bubble_fraction(pipeline.run(pipeline.schedule(name, 4, 8)))
+            for name in pipeline.SCHEDULES]
+    assert np.allclose(idle, 3 / 11) and exercises.check("10.bubble", "b").correct
+    gb = memory.per_device(13e9, dp=16, zero_stage=2).total / memory.GB
+    assert gb == 37.375 and exercises.check("10.zero-13b", f"{gb:.1f}").correct

@@ -1,8 +1,9 @@
 """Reference solutions of the coding exercises, written the way a learner would write them.
 
 Each function here is the ``answer_from`` of one exercise in ``data/exercises.toml``; the
-tests check that it passes its checker (:mod:`distlab.present.exercise_checks`), and the
-chapter's hidden solution cell prints its source with ``inspect.getsource``. They use the
+tests check that it passes its checker (:mod:`distlab.present.exercise_checks` or
+:mod:`distlab.present.exercise_model_checks`), and the chapter's hidden solution cell
+prints its source with ``inspect.getsource``. They use the
 package's public functions and plain numpy, nothing the chapter has not shown.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from distlab.apps.training import gradient
 from distlab.concepts import plans, sizing
 from distlab.concepts.cost import bytes_per_node, plan_time
+from distlab.concepts.pipeline import Step
 
 
 def throw(seed, darts):
@@ -128,3 +130,62 @@ def linearizable(history):
         if legal:
             return True
     return False
+
+
+def replicas_for(mtbf_hours, mttr_hours, nines, need):
+    """02.replicas: add replicas until the service reaches the nines. A node is up
+    A = MTBF / (MTBF + MTTR); "any" is down only when all n are; "majority" needs
+    n // 2 + 1 of them up, a binomial sum."""
+    a = mtbf_hours / (mtbf_hours + mttr_hours)
+    for n in range(1, 100):
+        if need == "any":
+            up = 1 - (1 - a) ** n
+        else:
+            up = sum(math.comb(n, k) * a ** k * (1 - a) ** (n - k)
+                     for k in range(n // 2 + 1, n + 1))
+        if up == 1 or -math.log10(1 - up) >= nines:
+            return n
+    return None                                     # not even 99 replicas will do
+
+
+def session_violations(history, versions):
+    """02.sessions: walk each client's operations in order (c0' is c0 after a timeout),
+    remembering the newest value it wrote and the newest it read; a read older than
+    either breaks read your writes or monotonic reads."""
+    def age(value):                                  # the initial None is the oldest
+        return (0,) if value is None else (1, versions[value])
+
+    found = []
+    clients = {op.process.rstrip("'") for op in history}
+    for client in sorted(clients):
+        wrote = read = None
+        for op in sorted((o for o in history if o.process.rstrip("'") == client
+                          and o.complete is not None), key=lambda o: o.invoke):
+            if op.kind == "write":
+                if wrote is None or age(op.value) > age(wrote):
+                    wrote = op.value
+                continue
+            if wrote is not None and age(op.value) < age(wrote):
+                found.append(("read your writes", op))
+            if read is not None and age(op.value) < age(read):
+                found.append(("monotonic reads", op))
+            if read is None or age(op.value) > age(read):
+                read = op.value
+    return found
+
+
+def capped_one_f_one_b(p, m, cap):
+    """10.capped-1f1b: 1F1B whose warm-up stops at the cap. Stage i holds at most
+    warm + 1 micro-batches, so it warms up with min(cap, p − i, m) − 1 forwards; stages
+    near the end of the pipe need fewer than the cap, and warming them up more only
+    delays the backward passes the stages before them wait for."""
+    order = []
+    for i in range(p):
+        warm = min(cap, p - i, m) - 1              # forwards ahead of the first backward
+        forwards = [Step(i, j, "F") for j in range(m)]
+        backwards = [Step(i, j, "B") for j in range(m)]
+        steps = forwards[:warm]
+        for forward, backward in zip(forwards[warm:], backwards):    # one forward, one backward
+            steps += [forward, backward]
+        order.append(steps + backwards[m - warm:])                   # drain the rest
+    return order
