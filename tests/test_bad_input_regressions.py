@@ -283,3 +283,95 @@ def test_engine_work_that_would_run_away_is_refused_before_any_task(client):
         wait_for_workers(client, 10**12)
     with within(10), pytest.raises(ValueError, match="at_least must be ≤ 4,096"):
         worker_addresses(client, at_least=10**12)
+
+
+# -- model splitting, the capstone, the projection and the bench (the walk's last modules) --
+
+def _split_cases():
+    from distlab.apps import mlp, pipeline_ranks, tensor_ranks, torch_zero, zero_ranks
+    from distlab.cli import bench
+    from distlab.concepts import projection
+    step = projection.project(memory.shape("GPT-3 175B"), dp=8, tp=8, pp=8)
+    return [
+        # silent nonsense
+        (lambda: projection.project(memory.shape("GPT-3 175B"), dp=None), TypeError, "dp"),
+        (lambda: mlp.forward_layer(np.ones((65, 8)), np.ones((0, 65)), False), ValueError,
+         "a must not be empty"),
+        (lambda: mlp.adam(np.full(4, np.nan), np.zeros(4), np.zeros(4), np.ones(4), 1, 0.01),
+         ValueError, "w must be finite"),
+        (lambda: projection.table(), ValueError, "steps must be one or more"),
+        (lambda: projection.table(step, decimals=2.5), TypeError, "decimals"),
+        (lambda: tensor_ranks.inputs(tokens=True), TypeError, "tokens"),
+        # sizes that would run away, refused with the limit named
+        (lambda: mlp.MLPTraining(steps=10**12), ValueError, "steps must be ≤ 100,000"),
+        (lambda: mlp.MLPTraining(hidden=(10**12,)), ValueError, r"hidden\[0\] must be ≤ 4,096"),
+        (lambda: mlp.MLPTraining(batch=10**12), ValueError, "batch must be ≤ 1,797"),
+        (lambda: tensor_ranks.inputs(tokens=10**12), ValueError, "tokens must be ≤ 4,096"),
+        (lambda: pipeline_ranks.PipelineSettings(layers=10**12), ValueError,
+         "layers must be ≤ 64"),
+        (lambda: pipeline_ranks.PipelineSettings(layers=64, width=4096), ValueError,
+         r"layers × width² must be ≤ 134,217,728"),
+        (lambda: zero_ranks.reference(10**12), ValueError, "ranks must be ≤ 64"),
+        (lambda: projection.table(step, decimals=10**12), ValueError, "decimals must be ≤ 17"),
+        # the skipped entries' checks (they start processes or clusters when called validly)
+        (lambda: torch_zero.run({}), TypeError, "settings must be an MLPTraining"),
+        (lambda: torch_zero.run(world_size=10**12), ValueError, "world_size must be ≤ 16"),
+        (lambda: torch_zero.run(timeout=0), ValueError, "timeout"),
+        (lambda: bench.run(quick="yes"), TypeError, "quick must be True or False"),
+        (lambda: bench.run(out=5), TypeError, "out must be a folder path"),
+        (lambda: bench.run(with_book=1), TypeError, "with_book must be True or False"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_model_splitting_bench_and_projection_refuse_bad_input(case):
+    call, error, match = _split_cases()[case]
+    with within(10), pytest.raises(error, match=match):
+        call()
+
+
+def test_the_split_case_list_is_all_run():
+    assert len(_split_cases()) == 20
+
+
+SPLIT_CLIENT_CALLS = {
+    "DirectNaive": lambda c: __import__("distlab.engines.direct").engines.direct.DirectNaive(c),
+    "DirectFast": lambda c: __import__("distlab.engines.direct_fast_call").engines
+    .direct_fast_call.DirectFast(c),
+    "message_counts": lambda c: __import__("distlab.engines.direct_fast_call").engines
+    .direct_fast_call.message_counts(c),
+    "zero_ranks.run": lambda c: __import__("distlab.apps.zero_ranks").apps.zero_ranks.run(
+        c, workers=["tcp://127.0.0.1:1"]),
+    "tensor_ranks.run": lambda c: __import__("distlab.apps.tensor_ranks").apps.tensor_ranks
+    .run(c, *__import__("distlab.apps.tensor_ranks").apps.tensor_ranks.inputs(4, 8)),
+    "pipeline_ranks.run": lambda c: __import__("distlab.apps.pipeline_ranks").apps
+    .pipeline_ranks.run(c),
+    "run_capstone": lambda c: __import__("distlab.apps.capstone").apps.capstone.run_capstone(
+        c, __import__("distlab.apps.capstone").apps.capstone.CapstonePlan()),
+}
+
+
+@pytest.mark.parametrize("name", list(SPLIT_CLIENT_CALLS))
+def test_split_apps_and_direct_engines_say_the_client_is_closed(closed, name):
+    with within(10), pytest.raises(ValueError, match=r"the client is closed: run "
+                                                    r"`distlab.connect\(\)` again"):
+        SPLIT_CLIENT_CALLS[name](closed)
+
+
+@pytest.mark.parametrize("wrong, name", [(wrong, name) for wrong in (None, "tcp://127.0.0.1:8786")
+                                         for name in SPLIT_CLIENT_CALLS])
+def test_split_apps_and_direct_engines_refuse_a_missing_or_wrong_client(wrong, name):
+    with within(10), pytest.raises(TypeError, match="client must be a distributed.Client"):
+        SPLIT_CLIENT_CALLS[name](wrong)
+
+
+def test_the_capstone_refuses_a_bad_plan_before_any_kill(client):
+    from distlab.apps.capstone import CapstonePlan, run_capstone
+    workers = sorted(client.nthreads())
+    with within(10), pytest.raises(TypeError, match="plan must be a CapstonePlan"):
+        run_capstone(client, {"strategy": "local"})
+    with within(10), pytest.raises(TypeError, match="task must be a CapstoneTask"):
+        run_capstone(client, CapstonePlan(), task=0.96)
+    with within(10), pytest.raises(ValueError, match="batch must be ≤"):
+        run_capstone(client, CapstonePlan("local", rounds=3, batch=400))
+    assert sorted(client.nthreads()) == workers          # nobody was killed

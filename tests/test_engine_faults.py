@@ -192,11 +192,11 @@ def test_results_lost_with_their_worker_after_the_call_are_named(client):
     before the client has fetched the results (plain inputs) cancelled the results'
     futures, and ``allreduce`` raised Dask's ``FutureCancelledError: allreduce-...-3
     cancelled for reason: unknown`` instead of naming the worker."""
-    from distlab.engines.direct_call import DirectEngine
+    from distlab.engines.direct_client import DirectEngine
     a, b = workers_of(client)
-    futures = [submit_on(client, np.full, 4, float(i), worker=w, strict=True)
+    # results as the engine leaves them: data on one worker, no task to recompute it from
+    futures = [client.scatter(np.full(4, float(i)), workers=[w], hash=False)
                for i, w in enumerate((a, b))]
-    futures[0].result(), futures[1].result()
     kill_worker(client, b, wait_for_replacement=False)
     with pytest.raises(WorkerLost) as lost:
         DirectEngine(client).gather(futures, [a, b])

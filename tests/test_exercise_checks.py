@@ -348,12 +348,12 @@ def test_model_checks_catch_a_session_that_ends_at_a_timeout():
 
 def test_model_checks_reference_solutions_agree_with_the_package():
     for mtbf, mttr, nines, need in exercise_model_checks.REPLICA_CASES:
-        expected = exercise_model_checks.fewest_replicas(mtbf, mttr, nines, need)
+        expected = exercise_model_checks._fewest_replicas(mtbf, mttr, nines, need)
         assert exercise_solutions.replicas_for(mtbf, mttr, nines, need) == expected
         a = availability.availability(mtbf, mttr)     # no case decided by float rounding
-        assert all(abs(exercise_model_checks.service_nines(a, n, need) - nines) > 0.005
+        assert all(abs(exercise_model_checks._service_nines(a, n, need) - nines) > 0.005
                    for n in range(1, expected + 1))
-    for label, history, versions in exercise_model_checks.session_cases():
+    for label, history, versions in exercise_model_checks._session_cases():
         verdict = {(v.guarantee, v.read) for v in
                    check_sessions(history, versions, session=stores.client_of).violations}
         assert set(exercise_solutions.session_violations(list(history), versions)) == verdict, label

@@ -87,7 +87,7 @@ def test_bad_input_is_refused_before_anything_runs_and_the_next_call_works(clien
 
 def test_the_rank_function_checks_its_arguments():
     with pytest.raises(TypeError, match="group must be the Group"):
-        pipeline_ranks.stage_rank(None, ["gpipe"], SMALL)
+        pipeline_ranks._stage_rank(None, ["gpipe"], SMALL)
     with pytest.raises(TypeError, match="settings must be a PipelineSettings"):
         pipeline_ranks.boundary_bytes({"batch": 4})
     assert pipeline_ranks.boundary_bytes(SMALL) == 32 * 17 * 8

@@ -73,4 +73,4 @@ def test_bad_sizes_and_shapes(client):
 def test_the_rank_function_checks_its_arguments():
     x, a, b, dz = tensor_ranks.inputs()
     with pytest.raises(TypeError, match="group must be the Group"):
-        tensor_ranks.block_rank(None, x, [a], [b], dz)
+        tensor_ranks._block_rank(None, x, [a], [b], dz)

@@ -103,7 +103,7 @@ def test_settings_must_be_zero_settings(client):
 
 def test_the_rank_function_and_the_model_check_their_arguments():
     with pytest.raises(TypeError, match="group must be the Group that run_ranks passes"):
-        zero_ranks.train_rank(None, [1], MLPTraining())
+        zero_ranks._train_rank(None, [1], MLPTraining())
     with pytest.raises(TypeError, match="settings must be an MLPTraining"):
         zero_ranks.reference(2, {"steps": 1})
     layers = mlp.init_layers((4,), 0)

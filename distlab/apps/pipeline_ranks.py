@@ -37,16 +37,22 @@ from distlab.apps import mlp
 from distlab.apps.training.data import batch_rows, load_split
 from distlab.concepts import pipeline
 from distlab.engines.spmd import check_group, run_ranks
-from distlab.engines.workers import worker_addresses
+from distlab.engines.workers import check_client, worker_addresses
 
-__all__ = ["PipelineSettings", "stage_rank", "boundary_bytes", "run"]
+__all__ = ["PipelineSettings", "boundary_bytes", "run"]
+
+#: The deepest model and the most weights :class:`PipelineSettings` accepts (1 GiB of
+#: float64): far beyond the book's 4 × 1024; more would only exhaust a laptop's memory.
+MAX_LAYERS, MAX_PARAMETERS = 64, 2**27
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
     """The model, the batch and its cut, checked when made (``TypeError``/``ValueError``
-    naming the argument). The defaults make a step's compute (milliseconds) large beside
-    a message's latency, so that the wall-time bubble can approach the formula."""
+    naming the argument; ``layers`` ≤ :data:`MAX_LAYERS`, ``width`` ≤ 4,096, layers ×
+    width² ≤ :data:`MAX_PARAMETERS`, ``batch`` ≤ the digits' 1,797 rows). The defaults
+    make a step's compute (milliseconds) large beside a message's latency, so that the
+    wall-time bubble can approach the formula."""
     #: layers ≥ 1: hidden layers of ``width`` ≥ 1 units, then the output layer
     layers: int = 4
     width: int = 1024
@@ -62,8 +68,16 @@ class PipelineSettings:
         return (self.width,) * (self.layers - 1)
 
     def __post_init__(self):
-        for size in ("layers", "width", "batch"):
-            checks.count(size, getattr(self, size), minimum=1)
+        checks.count("layers", self.layers, minimum=1, maximum=MAX_LAYERS,
+                     limit="deeper than any model this book splits")
+        checks.count("width", self.width, minimum=1, maximum=mlp.MAX_WIDTH,
+                     limit="wider than any layer this book trains")
+        if self.layers * (self.width + 1) * self.width > MAX_PARAMETERS:
+            raise ValueError(f"layers × width² must be ≤ {MAX_PARAMETERS:,} parameters "
+                             f"(1 GiB of float64 weights), got layers={self.layers}, "
+                             f"width={self.width}")
+        checks.count("batch", self.batch, minimum=1, maximum=mlp.MAX_BATCH,
+                     limit="the digits' rows")
         checks.count("micro_batches", self.micro_batches, minimum=1, maximum=self.batch,
                      limit="batch: a micro-batch needs a row")
         checks.count("seed", self.seed)
@@ -120,7 +134,7 @@ def _stage(group, order, s: PipelineSettings) -> dict:
             "sent": group.bytes_sent - sent0, "layers": list(mine)}
 
 
-def stage_rank(group, schedules, s: PipelineSettings) -> dict:
+def _stage_rank(group, schedules, s: PipelineSettings) -> dict:
     """Runs on every rank (rank i = stage i): each of ``schedules`` in turn."""
     group, schedules, s = check_group(group), _check_schedules(schedules), _check_settings(s)
     return {name: _stage(group, pipeline.schedule(name, group.size, s.micro_batches)[group.rank], s)
@@ -128,20 +142,26 @@ def stage_rank(group, schedules, s: PipelineSettings) -> dict:
 
 
 def _check_schedules(schedules) -> list[str]:
-    return [checks.choice("schedules", n, pipeline.SCHEDULES)
-            for n in checks.sequence("schedules", schedules)]
+    names = [checks.choice("schedules", n, pipeline.SCHEDULES)
+             for n in checks.sequence("schedules", schedules)]
+    if not names:
+        raise ValueError(f"schedules must name at least one of {pipeline.SCHEDULES}")
+    return names
 
 
-def _check_settings(settings) -> PipelineSettings:
+def _check_settings(settings, name: str = "settings") -> PipelineSettings:
     if not isinstance(settings, PipelineSettings):
-        raise TypeError(f"settings must be a PipelineSettings, got {type(settings).__name__}")
+        where = "" if name == "settings" else f"{name}: "
+        raise TypeError(f"{where}settings must be a PipelineSettings, got "
+                        f"{type(settings).__name__}")
     return settings
 
 
 def boundary_bytes(s: PipelineSettings) -> int:
     """Bytes that cross one stage boundary each way per batch: every row's activations
-    (``width`` values and the constant 1) forward, as many gradients backward, float64."""
-    s = _check_settings(s)
+    (``width`` values and the constant 1) forward, as many gradients backward, float64.
+    ``TypeError`` naming ``s`` when it is not a :class:`PipelineSettings`."""
+    s = _check_settings(s, "s")
     return s.batch * (s.width + 1) * 8
 
 
@@ -156,7 +176,10 @@ def run(client, schedules=pipeline.SCHEDULES, settings: PipelineSettings = Pipel
     for :func:`~distlab.concepts.pipeline.bubble_fraction` and a Gantt chart.
 
     ``ValueError`` naming the argument, before anything runs: more stages than layers or
-    workers, fewer than one micro-batch, sizes that are zero or negative."""
+    workers, fewer than one micro-batch, sizes that are zero or negative, a batch above
+    the digits' training rows; ``TypeError`` for a client that is not an open
+    ``distributed.Client``."""
+    check_client(client)
     schedules, settings = _check_schedules(schedules), _check_settings(settings)
     stages = checks.count("stages", stages, minimum=1)
     pipeline.split_layers(settings.layers, stages)
@@ -166,7 +189,7 @@ def run(client, schedules=pipeline.SCHEDULES, settings: PipelineSettings = Pipel
     if stages > len(workers):
         raise ValueError(f"stages must be ≤ {len(workers)}, the cluster's workers (one "
                          f"stage each), got {stages}")
-    per_rank = run_ranks(client, stage_rank, schedules, settings, workers=workers[:stages])
+    per_rank = run_ranks(client, _stage_rank, schedules, settings, workers=workers[:stages])
     X, y, _ = _data(settings)
     whole = mlp.gradients(mlp.init_layers(settings.hidden, settings.seed), X, y)
     edges = [(i > 0) + (i < stages - 1) for i in range(stages)]

@@ -27,15 +27,18 @@ import pandas as pd
 from distlab import checks
 from distlab.concepts import tensor_parallel as tp
 from distlab.engines.spmd import check_group, run_ranks
-from distlab.engines.workers import worker_addresses
+from distlab.engines.workers import check_client, worker_addresses
 
-__all__ = ["block_rank", "inputs", "run", "ELEMENT_BYTES"]
+__all__ = ["inputs", "run", "ELEMENT_BYTES"]
 
 #: Bytes per number sent (float64).
 ELEMENT_BYTES = 8
+#: The largest ``tokens`` and ``hidden`` of :func:`inputs`: its arrays stay ≤ 128 MiB.
+MAX_SIZE = 4096
+_LIMIT = "arrays of at most 128 MiB on a laptop"
 
 
-def block_rank(group, x, a_shards, b_shards, dz) -> dict:
+def _block_rank(group, x, a_shards, b_shards, dz) -> dict:
     """Runs on every rank: this rank's slices of the block, forward and backward, with
     the two all-reduces. Returns Z and dX (whole, as every rank ends with them), this
     rank's dA_i and dB_i, and the bytes it sent in each all-reduce. ``a_shards`` and
@@ -58,11 +61,13 @@ def block_rank(group, x, a_shards, b_shards, dz) -> dict:
 
 def inputs(tokens: int = 8, hidden: int = 16, ffn: int | None = None, seed: int = 0):
     """Seeded X (tokens, hidden), A (hidden, ffn), B (ffn, hidden) and dZ (tokens, hidden),
-    float64; ``ffn`` defaults to 4·hidden as in GPT. ``ValueError`` naming a size that
-    is zero or negative."""
-    tokens = checks.count("tokens", tokens, minimum=1)
-    hidden = checks.count("hidden", hidden, minimum=1)
-    ffn = 4 * hidden if ffn is None else checks.count("ffn", ffn, minimum=1)
+    float64; ``ffn`` defaults to 4·hidden as in GPT. ``TypeError``/``ValueError`` naming
+    a size that is not an int, zero, negative or above :data:`MAX_SIZE` (4·``MAX_SIZE``
+    for ``ffn``), or a ``seed`` that is not an int ≥ 0."""
+    tokens = checks.count("tokens", tokens, minimum=1, maximum=MAX_SIZE, limit=_LIMIT)
+    hidden = checks.count("hidden", hidden, minimum=1, maximum=MAX_SIZE, limit=_LIMIT)
+    ffn = 4 * hidden if ffn is None else checks.count("ffn", ffn, minimum=1,
+                                                      maximum=4 * MAX_SIZE, limit=_LIMIT)
     rng = np.random.default_rng(checks.count("seed", seed))
     x, dz = rng.normal(size=(tokens, hidden)), rng.normal(size=(tokens, hidden))
     a = rng.normal(size=(hidden, ffn)) / np.sqrt(hidden)
@@ -82,7 +87,9 @@ def run(client, x, a, b, dz, degree: int = 2) -> pd.DataFrame:
 
     ``ValueError`` naming the argument, before anything runs: a ``degree`` that does not
     divide the hidden sizes (f, which is split, and h, which the formula takes) or exceeds
-    the workers, shapes that disagree."""
+    the workers, shapes that disagree; ``TypeError`` for a client that is not an open
+    ``distributed.Client``."""
+    check_client(client)
     degree = checks.count("degree", degree, minimum=1)
     z_whole = tp.forward(x, a, b)                                    # checks the shapes
     dx_whole, da_whole, db_whole = tp.backward(x, a, b, dz)
@@ -94,7 +101,7 @@ def run(client, x, a, b, dz, degree: int = 2) -> pd.DataFrame:
         raise ValueError(f"degree must be ≤ {len(workers)}, the cluster's workers (one "
                          f"rank each), got {degree}; larger degrees run in one process "
                          "with tensor_parallel.parallel_forward")
-    per_rank = run_ranks(client, block_rank, np.asarray(x), a_shards, b_shards,
+    per_rank = run_ranks(client, _block_rank, np.asarray(x), a_shards, b_shards,
                          np.asarray(dz), workers=workers[:degree])
     da_parts = np.split(da_whole, degree, axis=1)
     db_parts = np.split(db_whole, degree, axis=0)

@@ -55,7 +55,8 @@ def zero_adam_job(rank: int, world_size: int, settings: MLPTraining = MLPTrainin
     with ``ZeroRedundancyOptimizer``. Returns the Adam state bytes this rank holds
     (``"zero state"``), those of a plain Adam on the whole model after the same first
     step (``"plain state"``), which parameters (layer indices) this rank updates, and
-    the final weights (flat)."""
+    the final weights (flat). A rank's job: its arguments come checked from :func:`run`;
+    what it raises (a torch error) ends the group, and :func:`run` raises it."""
     import torch
     import torch.distributed as dist
     from torch.distributed.optim import ZeroRedundancyOptimizer
@@ -113,7 +114,9 @@ def side_by_side(torch_ranks, zero_table):
     """One row per rank: the Adam state bytes each rank holds with PyTorch's
     ZeroRedundancyOptimizer and with plain Adam, and the optimizer-state bytes of
     distlab's stage 1 and stage 0 (from :func:`distlab.apps.zero_ranks.run`, which must
-    include both stages), each with its share of the unsharded state. A DataFrame."""
+    include both stages), each with its share of the unsharded state. A DataFrame.
+    Raises ``TypeError`` naming ``torch_ranks`` or ``zero_table`` when either is not the
+    result it must be."""
     import pandas as pd
 
     if not isinstance(zero_table, pd.DataFrame) or not {0, 1} <= set(

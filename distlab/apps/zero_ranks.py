@@ -47,15 +47,17 @@ from distlab.concepts import zero
 from distlab.concepts.kernel import run_plan
 from distlab.concepts.plans import ring, ring_shard
 from distlab.engines.spmd import check_group, run_ranks
-from distlab.engines.workers import worker_addresses
+from distlab.engines.workers import check_client, worker_addresses
 
-__all__ = ["train_rank", "run", "reference", "HELD", "SENT"]
+__all__ = ["run", "reference", "HELD", "SENT"]
 
 #: Bytes per parameter held, as :func:`~distlab.concepts.zero.state_bytes` takes them:
 #: float64 weights and gradients, a float64 master copy and two moments.
 HELD = {"weight_bytes": 8, "gradient_bytes": 8, "optimizer_bytes": 24}
 #: Bytes per communicated element (float64).
 SENT = 8
+#: The most ranks :func:`reference` simulates (each one's shard of the digits is loaded).
+MAX_RANKS = 64
 
 
 # -- one rank -------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ def _train_stage(group, stage: int, s: MLPTraining) -> dict:
                                        for st, sh in zip(states, shapes)])}
 
 
-def train_rank(group, stages, settings: MLPTraining) -> dict:
+def _train_rank(group, stages, settings: MLPTraining) -> dict:
     """Runs on every rank: train from the same seeded weights at each of ``stages``; per
     stage the bytes held per part of the state (after the last step), the bytes sent in
     each step, and the final weights (flat, every layer, gathered)."""
@@ -139,8 +141,15 @@ def _check_settings(settings) -> MLPTraining:
     return settings
 
 
+def _stage(i: int, stage) -> int:
+    try:
+        return zero.check_stage(stage)
+    except (TypeError, ValueError) as error:           # say which of the stages
+        raise type(error)(f"stages[{i}]: {error}") from None
+
+
 def _check_stages(stages) -> tuple[int, ...]:
-    stages = tuple(zero.check_stage(s) for s in checks.sequence("stages", stages))
+    stages = tuple(_stage(i, s) for i, s in enumerate(checks.sequence("stages", stages)))
     if not stages:
         raise ValueError("stages must name at least one ZeRO stage (0, 1, 2, 3)")
     return stages
@@ -150,9 +159,14 @@ def reference(ranks: int, settings: MLPTraining = MLPTraining()) -> np.ndarray:
     """Plain data-parallel training in this process: every rank's gradient on its own
     mini-batch, averaged by the ring plan on the kernel (:func:`~distlab.concepts.kernel.
     run_plan`, the arithmetic every engine shares), one Adam step on the whole model. The
-    final weights, flat."""
+    final weights, flat.
+
+    ``TypeError``/``ValueError`` naming the argument: ``settings`` not an
+    :class:`~distlab.apps.mlp.MLPTraining`, ``ranks`` not an int in [1,
+    :data:`MAX_RANKS`], or a batch larger than a rank's shard of the digits."""
     s = _check_settings(settings)
-    ranks = checks.count("ranks", ranks, minimum=1)
+    ranks = checks.count("ranks", ranks, minimum=1, maximum=MAX_RANKS,
+                         limit="more ranks than this book trains with")
     layers = mlp.init_layers(s.hidden, s.seed)
     moments = [(np.zeros_like(w), np.zeros_like(w)) for w in layers]
     shards = [load_shard(r, ranks, s.seed) for r in range(ranks)]
@@ -185,14 +199,16 @@ def run(client, stages=zero.STAGES, settings: MLPTraining = MLPTraining(), *,
 
     Everything is checked before anything runs (``ValueError``/``TypeError`` naming the
     argument: a stage outside 0–3, sizes that are zero or negative, a batch larger than a
-    rank's shard), so a bad call leaves nothing on the workers."""
+    rank's shard, a client that is not an open ``distributed.Client``), so a bad call
+    leaves nothing on the workers."""
+    check_client(client)
     stages, s = _check_stages(stages), _check_settings(settings)
     ranks = len(checks.sequence("workers", workers) if workers else worker_addresses(client))
     smallest = min(len(shard_rows(r, ranks, s.seed)) for r in range(ranks))
     if s.batch > smallest:
         raise ValueError(f"batch must be ≤ {smallest} (the smallest rank's shard of the "
                          f"digits), got {s.batch}")
-    per_rank = run_ranks(client, train_rank, stages, s, workers=workers)
+    per_rank = run_ranks(client, _train_rank, stages, s, workers=workers)
     expected = reference(ranks, s)
     psi = sum(a * b for a, b in mlp.layer_shapes(s.hidden))
     rows, gaps = [], {}

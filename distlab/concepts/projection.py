@@ -155,6 +155,7 @@ def project(model: Transformer, *, dp: int, tp: int = 1, pp: int = 1, zero_stage
         raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
     if not isinstance(assumptions, Assumptions):
         raise TypeError(f"assumptions must be Assumptions, got {type(assumptions).__name__}")
+    checks.count("dp", dp, minimum=1)           # required here (degrees() may derive it)
     devices, dp, tp, pp = memory.degrees(dp=dp, tp=tp, pp=pp)
     if model.heads % tp or model.hidden % tp:
         raise ValueError(f"tp must divide heads = {model.heads} and hidden = {model.hidden}, "
@@ -197,7 +198,9 @@ def project(model: Transformer, *, dp: int, tp: int = 1, pp: int = 1, zero_stage
 def naive_allreduce(parameters: float, devices: int, assumptions: Assumptions = BOOK) -> dict:
     """Plain data parallelism's step: one ring all-reduce of all Ψ gradients (e bytes each)
     over ``devices`` on the inter-node link: {"GB sent": …, "seconds": …, "memory (GB)": …
-    (the unsharded training state, activations left out)}."""
+    (the unsharded training state, activations left out)}. ``TypeError``/``ValueError``
+    naming the argument: ``parameters`` not a finite number > 0, ``devices`` not an int
+    ≥ 1, ``assumptions`` not :class:`Assumptions`."""
     parameters = checks.positive("parameters", parameters)
     devices = checks.count("devices", devices, minimum=1)
     if not isinstance(assumptions, Assumptions):
@@ -213,14 +216,16 @@ def table(*steps: Step, decimals: int = 2):
     """A DataFrame, one column per step, rows: the split, every assumption, memory per
     part (GB) and whether it fits, then GB sent and α-β seconds per kind and in total,
     numbers rounded to ``decimals``.
-    ``ValueError`` naming ``steps`` when none is given or they differ in assumptions."""
+    ``ValueError`` naming ``steps`` when none is given or they differ in assumptions;
+    ``TypeError``/``ValueError`` naming ``decimals`` (an int in [0, 17])."""
     import pandas as pd
 
     if not steps or not all(isinstance(s, Step) for s in steps):
         raise ValueError("steps must be one or more Step (from project)")
     if len({s.assumptions for s in steps}) != 1:
         raise ValueError("steps must share one Assumptions (the book has one set)")
-    decimals = checks.count("decimals", decimals)
+    decimals = checks.count("decimals", decimals, maximum=17,
+                            limit="a float64 has 17 significant digits")
     columns = {}
     for s in steps:
         a = s.assumptions

@@ -1,5 +1,7 @@
 """Every use of Dask's private or undocumented API in distlab, in one place.
 
+Internal to distlab: nothing here is for learners (``__all__`` is empty).
+
 The direct engines and the SPMD ranks run a plan on the workers themselves, sending chunks
 worker to worker, which Dask's public API (tasks, futures, ``client.run``, worker plugins)
 does not offer: a worker cannot be given a new message handler once it runs, two workers
@@ -18,6 +20,9 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from distributed import Future
+
+#: Internal: for distlab's own modules only, never for learners.
+__all__: list[str] = []
 
 
 # ---------------------------------------------------------------- handlers on a worker

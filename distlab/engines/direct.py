@@ -43,11 +43,15 @@ from distlab.concepts.kernel import (apply_incoming, extract, finish, scale_down
     scale_exponent, specs_for)
 from distlab.concepts.plans import Plan
 from distlab.engines import dask_private
-from distlab.engines.direct_call import (Aborted, DirectEngine, DirectError, Mailbox,
-    Runner, as_builtin, install, status_of)
+from distlab.engines.direct_call import (Aborted, DirectError, Mailbox, Runner, install,
+                                         status_of)
+from distlab.engines.direct_client import DirectEngine, as_builtin
 from distlab.engines.inputs import Inputs
 from distlab.engines.placement import describe, read_input
 from distlab.engines.result import AllreduceResult
+
+#: The runner, plugin and handlers are the engine's own (worker side).
+__all__ = ["DirectNaive"]
 
 RUN, PUT, ABORT = "distlab_naive_run", "distlab_naive_put", "distlab_naive_abort"
 
@@ -143,7 +147,11 @@ class NaiveDirectPlugin(WorkerPlugin):
 
 
 class DirectNaive(DirectEngine):
-    """The engine of ``allreduce(..., client, dask_engine="direct_naive")``."""
+    """The engine of ``allreduce(..., client, dask_engine="direct_naive")``.
+
+    ``DirectNaive(client, timeout)``: an open ``distributed.Client`` and the seconds a
+    node waits for a message; ``TypeError``/``ValueError`` otherwise, as
+    :class:`~distlab.engines.direct_client.DirectEngine` says."""
     name = "direct_naive"
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:

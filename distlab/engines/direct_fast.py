@@ -67,6 +67,10 @@ from distlab.engines.direct_fast_wire import PUT, STREAM, Wire
 from distlab.engines.inputs import working_dtype
 from distlab.engines.placement import read_input
 
+#: Internal: the fast engine's worker side. Learners use DirectFast
+#: (:mod:`~distlab.engines.direct_fast_call`).
+__all__: list[str] = []
+
 #: The worker handlers this engine adds (its plugin installs them).
 CALL, ABORT = "distlab_allreduce", "distlab_allreduce_abort"
 HANDLERS = (CALL, PUT, STREAM, ABORT)

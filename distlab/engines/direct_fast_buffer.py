@@ -25,6 +25,10 @@ from distlab.concepts.kernel import (apply_incoming, block_bounds, checked_add, 
 from distlab.engines.direct_fast_plan import Step
 from distlab.engines.inputs import working_dtype
 
+#: Internal: a node's buffer on its worker, built once per call and node by the fast
+#: engine (its arguments are checked where the call enters, not here).
+__all__: list[str] = []
+
 
 class NodeBuffer:
     """A node's values, copy on write: block b is read from the input until the node first

@@ -17,17 +17,24 @@ from distlab.concepts.kernel import scale_exponent
 from distlab.concepts.plans import Plan
 from distlab.engines import dask_private
 from distlab.engines.algorithms import rebuild_options
-from distlab.engines.direct_call import DirectEngine, DirectError, as_builtin, install
+from distlab.engines.direct_call import DirectError, install
+from distlab.engines.direct_client import DirectEngine, as_builtin
 from distlab.engines.direct_fast import ABORT, CALL, FastDirectPlugin, runner_of
 from distlab.engines.direct_fast_plan import plan_spec
 from distlab.engines.direct_fast_wire import ROUTES
 from distlab.engines.inputs import Inputs
 from distlab.engines.placement import describe
 from distlab.engines.result import AllreduceResult
+from distlab.engines.workers import check_client
+
+__all__ = ["DirectFast", "message_counts"]
 
 
 class DirectFast(DirectEngine):
-    """The engine of ``allreduce(..., client)`` (``dask_engine="direct"``, the default)."""
+    """The engine of ``allreduce(..., client)`` (``dask_engine="direct"``, the default).
+
+    Made as the naive one is (:class:`~distlab.engines.direct.DirectNaive`), raising the
+    same ``TypeError``/``ValueError`` for a bad ``client`` or ``timeout``."""
     name = "direct"
 
     def run(self, plan: Plan, inputs: Inputs, network: Network) -> AllreduceResult:
@@ -91,7 +98,11 @@ def _worker_counts(dask_worker) -> dict:
 def message_counts(client) -> dict:
     """How the fast engine's messages have travelled so far, summed over the workers:
     ``local``, ``message``, ``pooled``, ``landed`` (see
-    :class:`~distlab.engines.direct_fast_wire.Wire`)."""
+    :class:`~distlab.engines.direct_fast_wire.Wire`).
+
+    Raises ``TypeError`` / ``ValueError`` for a client that is not an open
+    ``distributed.Client`` (:func:`~distlab.engines.workers.check_client`)."""
+    check_client(client)
     total = dict.fromkeys(ROUTES, 0)
     for counts in client.run(_worker_counts).values():
         for how, n in counts.items():

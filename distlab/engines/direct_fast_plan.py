@@ -16,6 +16,9 @@ from distlab.concepts.kernel import specs_for
 from distlab.concepts.plans import Plan
 from distlab.engines.algorithms import make_plan
 
+#: Internal: the plan as the fast engine's workers hold it (built from a checked plan).
+__all__: list[str] = []
+
 
 class Step:
     """One round of one node: what it sends and receives, and its local work after.

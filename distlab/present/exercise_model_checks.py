@@ -36,7 +36,7 @@ REPLICA_CASES = ((1000, 10, 5, "any"), (1000, 10, 5, "majority"), (1000, 10, 9, 
 MAX_REPLICAS = 99
 
 
-def service_nines(node_availability: float, replicas: int, need: str) -> float:
+def _service_nines(node_availability: float, replicas: int, need: str) -> float:
     """Nines of a service of ``replicas`` independent replicas that needs any one of them
     ("any") or a majority ("majority") up; from :mod:`distlab.concepts.availability`."""
     up = availability.any_of(node_availability, replicas) if need == "any" else \
@@ -44,11 +44,11 @@ def service_nines(node_availability: float, replicas: int, need: str) -> float:
     return availability.nines(up)
 
 
-def fewest_replicas(mtbf_hours, mttr_hours, nines, need) -> int:
+def _fewest_replicas(mtbf_hours, mttr_hours, nines, need) -> int:
     """The fewest replicas (1 … :data:`MAX_REPLICAS`) reaching ``nines``, the checker's
     expectation."""
     a = availability.availability(mtbf_hours, mttr_hours)
-    return next(n for n in range(1, MAX_REPLICAS + 1) if service_nines(a, n, need) >= nines)
+    return next(n for n in range(1, MAX_REPLICAS + 1) if _service_nines(a, n, need) >= nines)
 
 
 @_verdict
@@ -59,10 +59,10 @@ def check_replicas(answer):
     replicas_for = _learner_function(answer, "replicas_for(mtbf_hours, mttr_hours, nines, need)")
     for mtbf, mttr, target, need in REPLICA_CASES:
         got = _whole(_call(replicas_for, mtbf, mttr, target, need), "the number of replicas")
-        expected = fewest_replicas(mtbf, mttr, target, need)
+        expected = _fewest_replicas(mtbf, mttr, target, need)
         if got != expected:
             a = availability.availability(mtbf, mttr)
-            reached = f"{service_nines(a, got, need):.2f} nines" if 1 <= got <= MAX_REPLICAS \
+            reached = f"{_service_nines(a, got, need):.2f} nines" if 1 <= got <= MAX_REPLICAS \
                 else "no service"
             why = "too few" if got < expected else "fewer would do"
             raise WrongAnswer(f"MTBF {mtbf} h, MTTR {mttr} h, {target} nines, {need}: you say "
@@ -81,7 +81,7 @@ AFTER_A_TIMEOUT = (Op("c0", "write", 1, 0, 1), Op("c0", "write", 2, 2, 3),
                    Op("c1'", "read", 2, 620, 621))
 
 
-def session_cases() -> list[tuple[str, tuple, dict]]:
+def _session_cases() -> list[tuple[str, tuple, dict]]:
     """(label, history, versions): the textbook examples, a session across a timeout, the
     eventual store without session guarantees on seeds 0–19 (some break them) and with
     versioned sessions on seeds 0–4 (none do)."""
@@ -115,7 +115,7 @@ def check_session_violations(answer):
     broke read-your-writes or monotonic reads in its client's session, as the package's
     session checker finds them (each client one session across its timeouts)."""
     violations = _learner_function(answer, "session_violations(history, versions)")
-    cases, broken = session_cases(), 0
+    cases, broken = _session_cases(), 0
     for label, history, versions in cases:
         got = _pairs(_call(violations, list(history), dict(versions)), history)
         verdict = check_sessions(history, versions, session=stores.client_of)

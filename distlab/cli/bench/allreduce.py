@@ -24,6 +24,9 @@ from distlab.cli.bench.timing import best_of, call_times, gloo_call_times, media
 from distlab.engines import dask_private
 from distlab.engines.workers import submit_on, wait_for_workers, worker_addresses
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 #: Message sizes per node for the all-reduce section.
 SIZES = {"8 KiB": 8 * 1024, "1 MiB": 2**20, "64 MiB": 64 * 2**20}
 QUICK_SIZES = {"8 KiB": 8 * 1024, "256 KiB": 256 * 1024}

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from distlab.cli.bench.report import Report
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 #: Seconds for the whole book, seconds for one chapter, bytes of memory at the peak.
 BUDGET_TOTAL, BUDGET_EACH, BUDGET_MEMORY = 180, 40, 1.5 * 2**30
 

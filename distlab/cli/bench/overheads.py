@@ -11,6 +11,9 @@ import numpy as np
 from distlab.cli.bench.report import Report
 from distlab.cli.bench.timing import best_of
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 
 def numpy_floor(report: Report, n_bytes: int) -> None:
     """Copy bandwidth (GB/s) and the mean of two vectors of ``n_bytes`` (ms), in this

@@ -16,6 +16,20 @@ import pandas as pd
 #: set against (reference, ratio) and the target it must meet, if any.
 COLUMNS = ["section", "measure", "value", "unit", "reference", "ratio", "target", "meets"]
 
+#: What a reader of the results uses; the rest serves :func:`distlab.cli.bench.run`.
+__all__ = ["COLUMNS", "Report", "headline", "markdown_table"]
+
+
+def _frame(frame, columns=()) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame with ``columns``; errors name ``frame``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame must have the columns {list(columns)} (the bench's "
+                         f"measurements), missing {missing}")
+    return frame
+
 
 @dataclass
 class Report:
@@ -147,7 +161,10 @@ def _formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 def headline(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per p and size: numpy in one process, gloo, distlab's best on the direct
-    engine (call, on the workers), the task engine's best, the naive Dask code."""
+    engine (call, on the workers), the task engine's best, the naive Dask code.
+    ``frame``: the measurements (:data:`COLUMNS`); ``TypeError``/``ValueError`` naming
+    ``frame`` for anything else."""
+    frame = _frame(frame, ("section", "measure", "value"))
     rows = []
     for section in dict.fromkeys(frame.section):
         if not str(section).startswith("allreduce p=") or section.count(" ") < 2:
@@ -179,7 +196,9 @@ def headline(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """``frame`` as a Markdown table, every value as ``str`` shows it."""
+    """``frame`` as a Markdown table, every value as ``str`` shows it. ``TypeError``
+    naming ``frame`` when it is not a DataFrame."""
+    frame = _frame(frame)
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |"
               for row in frame.itertuples(index=False)]

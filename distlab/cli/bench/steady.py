@@ -22,6 +22,9 @@ import numpy as np
 from distlab.cli.bench.report import Report
 from distlab.cli.bench.timing import call_times, p90
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 ON_WORKERS, FRESH = "inputs on the workers", "fresh inputs from the client"
 BENCH_CLUSTER = "bench workers"
 NO_TORCH, TORCH = "512 MiB workers, no torch", "512 MiB workers, torch loaded"

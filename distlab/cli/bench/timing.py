@@ -8,6 +8,9 @@ import time
 
 import numpy as np
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 
 def best_of(func, repeats: int = 5) -> float:
     """The fastest of ``repeats`` runs of ``func()``, in seconds (the least disturbed one):

@@ -6,6 +6,9 @@ import time
 
 from distlab.cli.bench.report import Report
 
+#: Internal to ``python -m distlab bench`` (:func:`distlab.cli.bench.run`).
+__all__: list[str] = []
+
 
 def training_section(report: Report) -> None:
     """Chapter 06 on the default cluster: the synchronous strategy's accuracy against
