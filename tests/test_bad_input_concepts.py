@@ -63,7 +63,7 @@ CASES = [
     # -- sizes that would run away: refused, with the limit named -------------------------
     (lambda: darts.darts_in_circle(0, darts=10**12), ValueError,
      r"darts must be ≤ 1,000,000,000 \(the limit of this function\)"),
-    (lambda: make_plan("ring", 10**12), ValueError, "p must be ≤ 512"),
+    (lambda: make_plan("ring", 10**12), ValueError, "n_nodes must be ≤ 512"),
     (lambda: plans.ring(10**6), ValueError, "p must be ≤ 512"),
     (lambda: gossip.gossip_random(10**6), ValueError, "p must be ≤ 512"),
     (lambda: cost.closed_form("gossip_ring", 10**6, 8), ValueError, "n must be ≤ 512"),

@@ -47,6 +47,7 @@ def test_doctor_names_a_worker_whose_versions_differ(monkeypatch):
             return {"client": {"packages": mine},
                     "workers": {"tcp://w:1": {"packages": theirs}}}
 
+    monkeypatch.setattr("distlab.engines.workers.check_client", lambda client: client)  # a stand-in
     assert doctor.worker_mismatches(Client()) == [
         "tcp://w:1: distlab missing (client 1.0)", "tcp://w:1: numpy 0.9 (client 1.0)"]
 
