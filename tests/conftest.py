@@ -2,6 +2,8 @@
 downloaded browser) and the optional PyTorch."""
 import os
 import shutil
+import signal
+from contextlib import contextmanager
 
 import pytest
 
@@ -48,3 +50,17 @@ def torch_needed():
             pytest.fail("DISTLAB_REQUIRE_TORCH=1 but PyTorch is not installed; "
                         "pip install torch==2.13.0 (the CPU build)", pytrace=False)
         pytest.skip(f"PyTorch is not installed (optional; {torch_gloo.INSTALL_COMMAND})")
+
+
+@contextmanager
+def within(seconds: float):
+    """Fail, rather than hang, if the block takes longer than ``seconds`` (main thread)."""
+    def expired(*_):
+        raise TimeoutError(f"still running after {seconds} s: refused too late or not at all")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

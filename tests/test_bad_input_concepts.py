@@ -3,11 +3,10 @@ impossible numbers, sizes that would run away, and leaked internals (KeyError,
 ZeroDivisionError, numpy's own messages) become a ValueError or TypeError that names the
 argument, at once. Each case below returned nonsense, ran away or leaked before."""
 import math
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from conftest import within
 
 from distlab.apps import data_sync, flow, hedging, serving, sgd
 from distlab.cli import bench, notebooks
@@ -15,20 +14,6 @@ from distlab.concepts import availability, cost, darts, events, gossip, plans, s
 from distlab.concepts.linearizability import Op
 from distlab.engines.allreduce import make_plan
 from distlab.present import calculator
-
-
-@contextmanager
-def within(seconds: float):
-    """Fail, rather than hang, if the block takes longer than ``seconds`` (main thread)."""
-    def expired(*_):
-        raise TimeoutError(f"still running after {seconds} s: refused too late or not at all")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 CASES = [

@@ -4,12 +4,11 @@ silent nonsense, a closed or missing client, a hang or a run-away size, a leaked
 Each case below returned nonsense, hung, or raised something else before; now it raises
 the ValueError or TypeError named here, at once, naming the argument."""
 import math
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import within
 from distributed import Client
 
 from distlab.apps import faults, recsys, training, tuning
@@ -17,20 +16,6 @@ from distlab.apps.raft import RaftCluster, RaftWorkload
 from distlab.concepts import (gossip, linearizability, memory, partitioning, pipeline,
                               scaling, sizing, task_overhead, tensor_parallel, zero)
 from distlab.present import collective_views
-
-
-@contextmanager
-def within(seconds: float):
-    """Fail, rather than hang, if the block takes longer than ``seconds`` (main thread)."""
-    def expired(*_):
-        raise TimeoutError(f"still running after {seconds} s: refused too late or not at all")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 JOB = tuning.Job(rows=8, inputs=4, features=16)
